@@ -1,0 +1,22 @@
+// The courier subcommands. Each cmd_<name>.cc registers its subcommand on the root CLI::App
+// and sets `action` when the user chose it; main.cc runs the action and owns exit codes.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace courier::app {
+
+// What a parsed command line asks for. Returns the process exit code.
+using Action = std::function<int()>;
+
+// Exit codes (sysexits.h spirit): 0 success, 1 the job failed, 2 bad usage, 70 a bug.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitInternal = 70;
+
+void add_demo_command(CLI::App& root, Action& action);
+
+}  // namespace courier::app

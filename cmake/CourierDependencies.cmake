@@ -1,0 +1,20 @@
+# Every third-party library courier links, found once here. scripts/install-deps installs them.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+find_package(fmt REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(CLI11 REQUIRED)
+pkg_check_modules(OpenBLAS REQUIRED IMPORTED_TARGET openblas)
+
+if(COURIER_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+if(COURIER_BUILD_BENCH)
+  find_package(benchmark REQUIRED)
+endif()
+
+find_program(CCACHE_PROGRAM ccache)
+if(CCACHE_PROGRAM)
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${CCACHE_PROGRAM})
+endif()

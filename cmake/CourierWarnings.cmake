@@ -1,0 +1,13 @@
+# Compiler flags shared by every courier target.
+add_library(courier_flags INTERFACE)
+target_compile_options(courier_flags INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
+  -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough
+  # Messages and logs name files relative to the repository, never this machine's paths.
+  -ffile-prefix-map=${CMAKE_SOURCE_DIR}/=)
+
+if(COURIER_SANITIZE)
+  target_compile_options(courier_flags INTERFACE
+    -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(courier_flags INTERFACE -fsanitize=address,undefined)
+endif()

@@ -1,0 +1,57 @@
+// The layer contract. A layer is an explicit forward/backward pair over tensors whose first
+// dimension is the batch; there is no autograd tape. Parameters are views into the model's
+// flat buffers (parameters.h).
+//
+// Life cycle:
+//   1. setup(input) once, with the per-sample input shape (no batch dimension). The layer
+//      declares its parameters in the layout and returns its per-sample output shape.
+//   2. bind(parameters) once the model has allocated the flat buffers.
+//   3. forward(in, out, cache) / backward(in, out, dout, cache, din), any number of times.
+//
+// forward: in is (B, input...), out is (B, output...), allocated by the caller. The layer
+//   may keep what backward needs in `cache`, one cache per in-flight batch, so a pipeline
+//   stage can run several micro-batches forward before their backwards.
+// backward: given the in/out/cache of the matching forward and dout (B, output...), the
+//   layer ADDS its parameter gradients into the flat gradient buffer (so gradients of
+//   micro-batches accumulate) and, when din is not null, WRITES the input gradient into
+//   it (din has in's shape).
+//
+// Thread safety: a layer object may be used by one thread at a time.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "courier/nn/parameters.h"
+#include "courier/tensor/tensor.h"
+
+namespace courier {
+
+// What a layer saves between its forward and backward for one batch.
+struct LayerCache {
+  std::vector<Tensor> saved;
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+
+  // A short description for people: "Linear(2 -> 3)".
+  virtual std::string describe() const = 0;
+
+  virtual Shape setup(const Shape& input, ParameterLayout& layout) = 0;
+  virtual void forward(const Tensor& in, Tensor& out, LayerCache& cache) = 0;
+  virtual void backward(const Tensor& in, const Tensor& out, const Tensor& dout, LayerCache& cache, Tensor* din) = 0;
+
+  void bind(Parameters& parameters) { parameters_ = &parameters; }
+
+ protected:
+  // The bound value and gradient views of a slot this layer declared.
+  Tensor value(ParamSlot slot) const;
+  Tensor grad(ParamSlot slot) const;
+
+ private:
+  Parameters* parameters_ = nullptr;
+};
+
+}  // namespace courier

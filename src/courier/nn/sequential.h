@@ -1,0 +1,84 @@
+// Sequential: layers applied one after another, their parameters in one flat buffer (in
+// layer order), with a hook that says "the gradients of layer i are ready" during backward,
+// so gradient exchange can start before backward ends.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "courier/core/rng.h"
+#include "courier/nn/layer.h"
+#include "courier/nn/parameters.h"
+
+namespace courier {
+
+// Layer `layer` has finished its backward: flat gradient elements [offset, offset + count)
+// hold their final values for this batch. Layers without parameters report count 0.
+struct GradsReady {
+  std::size_t layer;
+  std::int64_t offset;
+  std::int64_t count;
+};
+using GradsReadyHook = std::function<void(const GradsReady&)>;
+
+// Not thread-safe: one thread drives a model at a time.
+class Sequential {
+ public:
+  Sequential() = default;
+  Sequential(Sequential&&) = default;
+  Sequential& operator=(Sequential&&) = default;
+
+  // Appends a layer. REQUIRES: before setup().
+  Layer& add(std::unique_ptr<Layer> layer);
+  template <typename L, typename... Args>
+  L& add(Args&&... args) {
+    return static_cast<L&>(add(std::make_unique<L>(std::forward<Args>(args)...)));
+  }
+
+  // Sets every layer up for the per-sample input shape, then allocates the parameters and
+  // initialises them from `rng`. Parameter names are "<layer index>.<name>" ("0.weight").
+  // REQUIRES: called once, with at least one layer.
+  void setup(const Shape& input, Rng& rng);
+  bool is_setup() const { return parameters_ != nullptr; }
+
+  // input (B, input...) -> (B, output...). The result is owned by the model and valid until
+  // the next forward. The model keeps a handle to `input` and every activation for backward,
+  // so the caller must not modify `input` until backward has run.
+  const Tensor& forward(const Tensor& input);
+
+  // dout (B, output...), the loss gradient for the last forward. Adds every parameter
+  // gradient into parameters().grads() (zero them first for a fresh step), calling
+  // on_grads_ready after each layer, last layer first. Writes the input gradient into din
+  // when din is not null.
+  void backward(const Tensor& dout, const GradsReadyHook& on_grads_ready = {}, Tensor* din = nullptr);
+
+  Parameters& parameters();
+  const Parameters& parameters() const;
+  std::size_t layer_count() const { return layers_.size(); }
+  Layer& layer(std::size_t i) { return *layers_.at(i); }
+  // Per-sample shapes: input_shape(i) is what layer i consumes; output_shape() what the model returns.
+  const Shape& input_shape(std::size_t i) const { return shapes_.at(i); }
+  const Shape& output_shape() const { return shapes_.back(); }
+  // The flat parameter range of layer i.
+  GradsReady parameter_range(std::size_t i) const;
+
+  // One line a layer: index, description, output shape, parameter count; then the total.
+  std::string describe() const;
+
+ private:
+  void ensure_buffers(std::int64_t batch);
+
+  std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<Shape> shapes_;                 // shapes_[i] = input of layer i; shapes_.back() = output
+  std::vector<std::int64_t> param_offsets_;   // layer i owns [param_offsets_[i], param_offsets_[i + 1])
+  std::unique_ptr<Parameters> parameters_;    // heap: layers hold its address across moves of the model
+  std::vector<LayerCache> caches_;
+  std::vector<Tensor> activations_;           // activations_[i] = input of layer i
+  std::vector<Tensor> input_grads_;           // input_grads_[i] = gradient of activations_[i]
+  std::int64_t batch_ = -1;
+};
+
+}  // namespace courier

@@ -1,0 +1,41 @@
+// Adam (Kingma and Ba 2015) and AdamW (Loshchilov and Hutter 2019), as torch.optim:
+//   Adam:  g = grad + wd p                    AdamW:  p *= 1 - lr wd;  g = grad
+//   m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g^2
+//   p -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+#pragma once
+
+#include "courier/train/optim/optimizer.h"
+
+namespace courier {
+
+struct AdamOptions {
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;  // for the single default group
+  bool decoupled_weight_decay = false;  // true: AdamW
+};
+
+class Adam final : public Optimizer {
+ public:
+  // REQUIRES: 0 <= beta < 1, eps > 0.
+  Adam(std::int64_t count, AdamOptions options, std::vector<ParamGroup> groups = {});
+
+  void step(std::span<float> values, std::span<const float> grads, float lr) override;
+  std::string describe() const override;
+  std::vector<OptimizerState> state() override;
+
+ private:
+  AdamOptions options_;
+  std::vector<ParamGroup> groups_;
+  std::vector<float> exp_avg_;
+  std::vector<float> exp_avg_sq_;
+};
+
+// AdamW: Adam with decoupled weight decay (PyTorch's default weight_decay for AdamW is 0.01).
+inline Adam make_adamw(std::int64_t count, AdamOptions options, std::vector<ParamGroup> groups = {}) {
+  options.decoupled_weight_decay = true;
+  return Adam(count, options, std::move(groups));
+}
+
+}  // namespace courier

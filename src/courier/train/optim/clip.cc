@@ -1,0 +1,22 @@
+// Global-norm gradient clipping.
+#include "courier/train/optim/clip.h"
+
+#include <cmath>
+
+#include "courier/core/check.h"
+#include "courier/tensor/reduce.h"
+
+namespace courier {
+
+float clip_grad_norm(std::span<float> grads, float max_norm) {
+  COURIER_CHECK_GT(max_norm, 0.0f, "clip_grad_norm max_norm");
+  const auto norm = static_cast<float>(std::sqrt(squared_norm(grads)));
+  if (!std::isfinite(norm)) return norm;
+  const float coefficient = max_norm / (norm + 1e-6f);
+  if (coefficient < 1.0f) {
+    for (float& g : grads) g *= coefficient;
+  }
+  return norm;
+}
+
+}  // namespace courier

@@ -1,0 +1,14 @@
+// Gradient clipping by global norm, as torch.nn.utils.clip_grad_norm_.
+#pragma once
+
+#include <span>
+
+namespace courier {
+
+// Scales grads by max_norm / (norm + 1e-6) when the L2 norm of all of them exceeds max_norm.
+// Returns the norm before clipping (what training logs show). REQUIRES: max_norm > 0.
+// A non-finite norm is returned as is and the gradients are left untouched, so the caller
+// can see it and skip the step.
+float clip_grad_norm(std::span<float> grads, float max_norm);
+
+}  // namespace courier
