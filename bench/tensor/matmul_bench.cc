@@ -5,6 +5,7 @@
 //
 //   bench_matmul [--benchmark_repetitions=N] [--benchmark_filter=REGEX] [--naive-max=512]
 #include <cblas.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -89,13 +90,14 @@ void run(benchmark::State& state, Problem p, Variant variant) {
 // Keeps the median FLOP/s of each benchmark for the summary table.
 class MedianCollector : public benchmark::ConsoleReporter {
  public:
+  explicit MedianCollector(OutputOptions options) : ConsoleReporter(options) {}
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (const Run& run : runs) {
       const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
       const bool single = run.run_type == Run::RT_Iteration && run.repetitions <= 1;
       auto it = run.counters.find("FLOP/s");
-      if ((median || single) && it != run.counters.end()) medians[run.run_name.str()] = it->second.value;
+      if ((median || single) && it != run.counters.end()) medians[run.run_name.function_name] = it->second.value;
     }
   }
   std::map<std::string, double> medians;
@@ -136,7 +138,8 @@ int main(int argc, char** argv) {
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
   fmt::print("OpenBLAS {} threads, core {}, OPENBLAS_CORETYPE={}\n", openblas_get_num_threads(),
              openblas_get_corename(), coretype ? coretype : "(unset)");
-  MedianCollector reporter;
+  MedianCollector reporter(isatty(STDOUT_FILENO) ? benchmark::ConsoleReporter::OO_ColorTabular
+                                                 : benchmark::ConsoleReporter::OO_Tabular);
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
 
