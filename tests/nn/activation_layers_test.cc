@@ -14,19 +14,16 @@
 #include "courier/nn/tanh.h"
 #include "courier/tensor/reference.h"
 #include "testutil/gradcheck.h"
+#include "testutil/random_tensor.h"
 #include "testutil/tensor_near.h"
 
 namespace courier {
 namespace {
 
+using testing::random_tensor;
 using testing::expect_tensor_near;
 using testing::gradcheck_layer;
 
-Tensor random_tensor(const Shape& shape, Rng& rng, float stddev) {
-  Tensor t = Tensor::empty(shape);
-  rng.fill_normal(t.span(), 0.0f, stddev);
-  return t;
-}
 
 // Sets a parameter-free layer up for `sample_input`; checks it declares nothing and keeps the shape.
 void setup_elementwise(Layer& layer, const Shape& sample_input) {

@@ -13,19 +13,16 @@
 #include "courier/core/check.h"
 #include "courier/core/rng.h"
 #include "testutil/gradcheck.h"
+#include "testutil/random_tensor.h"
 #include "testutil/tensor_near.h"
 
 namespace courier {
 namespace {
 
+using testing::random_tensor;
 using testing::expect_tensor_near;
 using testing::gradcheck_layer;
 
-Tensor random_tensor(const Shape& shape, Rng& rng) {
-  Tensor t = Tensor::empty(shape);
-  rng.fill_normal(t.span(), 0.0f, 1.0f);
-  return t;
-}
 
 // Sets `layer` up for `sample_input` with its own initialised parameters (heap-held, since
 // the layer keeps their address).

@@ -13,19 +13,16 @@
 #include "courier/nn/softmax_cross_entropy.h"
 #include "courier/tensor/softmax.h"
 #include "testutil/gradcheck.h"
+#include "testutil/random_tensor.h"
 #include "testutil/tensor_near.h"
 
 namespace courier {
 namespace {
 
+using testing::random_tensor;
 using testing::expect_tensor_near;
 using testing::gradcheck;
 
-Tensor random_tensor(const Shape& shape, Rng& rng, float stddev) {
-  Tensor t = Tensor::empty(shape);
-  rng.fill_normal(t.span(), 0.0f, stddev);
-  return t;
-}
 
 TEST(MseLoss, HandComputed) {
   const MseLoss loss;

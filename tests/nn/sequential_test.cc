@@ -19,19 +19,16 @@
 #include "courier/tensor/bias.h"
 #include "courier/tensor/matmul.h"
 #include "testutil/gradcheck.h"
+#include "testutil/random_tensor.h"
 #include "testutil/tensor_near.h"
 
 namespace courier {
 namespace {
 
+using testing::random_tensor;
 using testing::expect_tensor_near;
 using testing::gradcheck;
 
-Tensor random_tensor(const Shape& shape, Rng& rng) {
-  Tensor t = Tensor::empty(shape);
-  rng.fill_normal(t.span(), 0.0f, 1.0f);
-  return t;
-}
 
 // Linear(4 -> 5), Tanh, Linear(5 -> 3, no bias): parameters 0.weight (5, 4), 0.bias (5),
 // 2.weight (3, 5), 40 in all.

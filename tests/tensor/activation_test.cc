@@ -12,19 +12,16 @@
 #include "courier/core/check.h"
 #include "courier/core/rng.h"
 #include "courier/tensor/reference.h"
+#include "testutil/random_tensor.h"
 #include "testutil/tensor_near.h"
 
 namespace courier {
 namespace {
 
+using testing::random_tensor;
 using testing::expect_tensor_near;
 using testing::Tolerance;
 
-Tensor random_tensor(const Shape& shape, Rng& rng, float stddev) {
-  Tensor t = Tensor::empty(shape);
-  rng.fill_normal(t.span(), 0.0f, stddev);
-  return t;
-}
 
 // 1, odd sizes, rank 3, and 257 * 129 = 33153 elements for the OpenMP path.
 const std::vector<Shape> kShapes = {{1}, {7}, {3, 5}, {2, 3, 5}, {257, 129}};

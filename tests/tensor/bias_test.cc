@@ -11,18 +11,15 @@
 #include "courier/core/check.h"
 #include "courier/core/rng.h"
 #include "courier/tensor/reference.h"
+#include "testutil/random_tensor.h"
 #include "testutil/tensor_near.h"
 
 namespace courier {
 namespace {
 
+using testing::random_tensor;
 using testing::expect_tensor_near;
 
-Tensor random_tensor(const Shape& shape, Rng& rng) {
-  Tensor t = Tensor::empty(shape);
-  rng.fill_normal(t.span(), 0.0f, 1.0f);
-  return t;
-}
 
 // 1s, odd sizes, rank 3, and 257 * 131 = 33667 elements for the OpenMP path.
 const std::vector<Shape> kShapes = {{1}, {5}, {1, 1}, {3, 7}, {2, 3, 5}, {64, 1}, {257, 131}};

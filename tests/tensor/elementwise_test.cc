@@ -10,18 +10,15 @@
 
 #include "courier/core/check.h"
 #include "courier/core/rng.h"
+#include "testutil/random_tensor.h"
 #include "testutil/tensor_near.h"
 
 namespace courier {
 namespace {
 
+using testing::random_tensor;
 using testing::expect_tensor_near;
 
-Tensor random_tensor(const Shape& shape, Rng& rng) {
-  Tensor t = Tensor::empty(shape);
-  rng.fill_normal(t.span(), 0.0f, 1.0f);
-  return t;
-}
 
 const std::vector<Shape> kShapes = {{1}, {7}, {3, 5}, {2, 3, 5}, {257, 129}};
 

@@ -13,19 +13,16 @@
 #include "courier/core/check.h"
 #include "courier/core/rng.h"
 #include "courier/tensor/reference.h"
+#include "testutil/random_tensor.h"
 #include "testutil/tensor_near.h"
 
 namespace courier {
 namespace {
 
+using testing::random_tensor;
 using testing::expect_tensor_near;
 using testing::Tolerance;
 
-Tensor random_tensor(const Shape& shape, Rng& rng) {
-  Tensor t = Tensor::empty(shape);
-  rng.fill_normal(t.span(), 0.0f, 1.0f);
-  return t;
-}
 
 // The storage shapes of a and b for op(a) (m, k) and op(b) (k, n).
 Shape a_shape(std::int64_t m, std::int64_t k, bool transpose) { return transpose ? Shape{k, m} : Shape{m, k}; }

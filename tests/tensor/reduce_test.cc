@@ -15,18 +15,15 @@
 #include "courier/core/check.h"
 #include "courier/core/rng.h"
 #include "courier/tensor/reference.h"
+#include "testutil/random_tensor.h"
 #include "testutil/tensor_near.h"
 
 namespace courier {
 namespace {
 
+using testing::random_uniform;
 using testing::expect_tensor_near;
 
-Tensor random_uniform(const Shape& shape, Rng& rng, float lo, float hi) {
-  Tensor t = Tensor::empty(shape);
-  rng.fill_uniform(t.span(), lo, hi);
-  return t;
-}
 
 // Around the 4096-element block and the 32768-element OpenMP threshold.
 const std::vector<std::int64_t> kCounts = {1, 2, 7, 4095, 4096, 4097, 32767, 32768, 100003, 1 << 20};

@@ -12,19 +12,16 @@
 #include "courier/core/check.h"
 #include "courier/core/rng.h"
 #include "courier/tensor/reference.h"
+#include "testutil/random_tensor.h"
 #include "testutil/tensor_near.h"
 
 namespace courier {
 namespace {
 
+using testing::random_tensor;
 using testing::expect_tensor_near;
 using testing::Tolerance;
 
-Tensor random_tensor(const Shape& shape, Rng& rng, float stddev) {
-  Tensor t = Tensor::empty(shape);
-  rng.fill_normal(t.span(), 0.0f, stddev);
-  return t;
-}
 
 // Width 1, single rows, odd widths, rank 3, wide rows, and 300 * 129 = 38700 elements.
 const std::vector<Shape> kShapes = {{1}, {1, 1}, {6, 1}, {1, 7}, {5, 3}, {2, 3, 5}, {3, 4097}, {300, 129}};
