@@ -3,6 +3,7 @@
 #   make run            install what is missing, build, run the main job
 #   make test           install what is missing, build, run every test
 #   make test-sanitize  the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz           build the libFuzzer targets with clang and fuzz each for a bounded time
 #   make bench          micro-benchmarks (tensor kernels against OpenBLAS and naive loops)
 #   make data           install the data packages and prepare data/ (the KJV corpus)
 #   make clean          remove build/
@@ -12,7 +13,7 @@ BUILD_DIR := build/$(PRESET)
 COURIER := $(BUILD_DIR)/app/courier
 JOBS ?= 2
 
-.PHONY: all deps build run test test-sanitize bench data clean
+.PHONY: all deps build run test test-sanitize fuzz bench data clean
 
 all: build
 
@@ -36,6 +37,13 @@ test: build
 test-sanitize: deps
 	$(MAKE) --no-print-directory PRESET=debug build
 	ctest --preset debug
+
+fuzz: deps build/fuzz/build.ninja
+	cmake --build --preset fuzz --target fuzzers -j $(JOBS)
+	ctest --preset fuzz
+
+build/fuzz/build.ninja:
+	cmake --preset fuzz
 
 bench: deps
 	@scripts/install-deps bench

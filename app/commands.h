@@ -18,5 +18,6 @@ inline constexpr int kExitUsage = 2;
 inline constexpr int kExitInternal = 70;
 
 void add_demo_command(CLI::App& root, Action& action);
+void add_bench_command(CLI::App& root, Action& action);
 
 }  // namespace courier::app

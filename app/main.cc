@@ -21,6 +21,9 @@ constexpr const char* kFooter =
     "Examples:\n"
     "  courier demo seed                 the classic 2-3-2 sigmoid network, 1000 steps of SGD\n"
     "  courier demo seed --seed 7 --steps 200\n"
+    "  courier demo seed --nodes layers      the same network as 3 nodes passing messages\n"
+    "  courier bench allreduce --ranks 2 --bytes 4K:64M --vs memcpy\n"
+    "  mpirun -n 2 courier bench allreduce --transport mpi --algo ring --vs mpi-native\n"
     "Run 'courier <command> --help' for the flags of a command.";
 
 }  // namespace
@@ -38,6 +41,7 @@ int main(int argc, char** argv) {
 
   Action action;
   add_demo_command(root, action);
+  add_bench_command(root, action);
   // Extras are allowed at the top level only so that a mistyped command can be named below;
   // subcommands were created before this and still refuse what they do not know.
   root.allow_extras();

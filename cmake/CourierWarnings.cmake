@@ -11,3 +11,8 @@ if(COURIER_SANITIZE)
     -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   target_link_options(courier_flags INTERFACE -fsanitize=address,undefined)
 endif()
+
+if(COURIER_BUILD_FUZZ)
+  # Coverage instrumentation for libFuzzer in every courier library, so the fuzzers see inside them.
+  target_compile_options(courier_flags INTERFACE -fsanitize=fuzzer-no-link)
+endif()

@@ -1,4 +1,6 @@
 // `courier demo seed`: the exact output format, the loss it settles at, byte-for-byte determinism.
+#include <cstdio>
+#include <fstream>
 #include <regex>
 #include <sstream>
 
@@ -68,6 +70,40 @@ TEST(DemoSeed, FlagsChangeTheRun) {
   const std::vector<std::string> lines = lines_of(r.out);
   ASSERT_EQ(lines.size(), 3u + 1u + 10u) << r.out;
   EXPECT_THAT(lines[2], ::testing::StartsWith("Step 20, Loss: "));
+}
+
+TEST(DemoSeed, LayersAsNodesPrintTheSameBytes) {
+  for (const char* seed : {"0", "5"}) {
+    ProcessResult single = seed_demo({"--seed", seed});
+    ProcessResult nodes = seed_demo({"--seed", seed, "--nodes", "layers"});
+    ASSERT_EQ(single.exit_code, 0) << single.err;
+    ASSERT_EQ(nodes.exit_code, 0) << nodes.err;
+    EXPECT_EQ(single.out, nodes.out) << "seed " << seed;
+  }
+}
+
+TEST(DemoSeed, LayersAsNodesWriteATrace) {
+  const std::string path = ::testing::TempDir() + "courier_seed_trace.json";
+  ProcessResult r = seed_demo({"--nodes", "layers", "--steps", "4", "--trace", path});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, ::testing::HasSubstr("message events to"));
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  // 2 parameter messages, then per step 4 (inputs, targets, activations, gradients), then the
+  // test inputs and activations: each recorded at both ends.
+  int flows = 0;
+  for (std::size_t at = text.str().find("\"ph\":\"s\""); at != std::string::npos; at = text.str().find("\"ph\":\"s\"", at + 1)) {
+    ++flows;
+  }
+  EXPECT_EQ(flows, 2 + 4 * 4 + 2);
+  std::remove(path.c_str());
+}
+
+TEST(DemoSeed, MpiTransportOutsideMpirunSaysHowToLaunch) {
+  ProcessResult r = seed_demo({"--nodes", "layers", "--transport", "mpi"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, ::testing::HasSubstr("mpirun -n 3"));
 }
 
 }  // namespace

@@ -84,8 +84,12 @@ class [[nodiscard]] Result {
   }
 
   bool is_ok() const { return std::holds_alternative<T>(state_); }
-  // The failure, or ok when there is a value.
-  Status status() const { return is_ok() ? Status::ok() : std::get<Status>(state_); }
+  // The failure, or ok when there is a value. A reference, so status().message() is safe to hold
+  // while the Result lives.
+  const Status& status() const {
+    static const Status kOk;
+    return is_ok() ? kOk : std::get<Status>(state_);
+  }
 
   T& value() & { return checked(); }
   const T& value() const& { return const_cast<Result*>(this)->checked(); }

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <functional>
 
+#include "courier/comm/communicator.h"
+#include "courier/core/status.h"
 #include "courier/tensor/tensor.h"
 
 namespace courier {
@@ -32,5 +34,18 @@ struct SeedDemoResult {
 // REQUIRES: positive sizes and steps >= 1, lr > 0 (the app validates user input first).
 SeedDemoResult run_seed_demo(const SeedDemoOptions& options,
                              const std::function<void(std::int64_t step, float loss)>& on_step);
+
+// The seed example with its layers as nodes that exchange messages. Call it on every node
+// of a 3-node world:
+//   node 0, input:  draws the data; sends inputs to node 1 and targets to node 2.
+//   node 1, hidden: Linear + Sigmoid; activations forward to node 2, gradients back from it.
+//   node 2, output: Linear + Sigmoid + loss; sends the hidden layer its gradient.
+// Each node updates its own weights. Node 0 initialises the whole network and sends each
+// layer node its parameters, so the run is bit-identical to run_seed_demo with the same
+// options. on_step is called, and *result filled, on node 2 only.
+// REQUIRES: comm.world_size() == 3 (the app checks user input first).
+Status run_seed_demo_node(Communicator& comm, const SeedDemoOptions& options,
+                          const std::function<void(std::int64_t step, float loss)>& on_step,
+                          SeedDemoResult* result);
 
 }  // namespace courier

@@ -1,0 +1,47 @@
+// Completion: the shared state of one asynchronous send or receive. The transport completes
+// it (from any thread, exactly once; later attempts are ignored); the handle waits on it.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+
+#include "courier/comm/transport/message_buffer.h"
+#include "courier/core/clock.h"
+#include "courier/core/status.h"
+
+namespace courier {
+
+class Completion {
+ public:
+  // Completes with a status (a send, or a failed receive). Returns false if already complete.
+  bool complete(Status status);
+  // Completes a receive with its message.
+  bool complete(Message message);
+
+  bool is_done() const { return done_.load(std::memory_order_acquire); }
+  // Blocks until complete or the deadline passes (real time); true when complete.
+  // Spins for about 3 microseconds first: a peer on another core often answers within that.
+  bool wait_until(const Deadline& deadline);
+
+  // After completion: the status, and (for a successful receive) the message, once.
+  Status status() const;
+  std::optional<Message> take_message();
+
+  // The transport's way to withdraw the operation; returns true if it was withdrawn before
+  // completing. cancel() completes the operation with CANCELLED in that case.
+  void set_canceller(std::function<bool()> canceller);
+  void cancel();
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::atomic<bool> done_{false};
+  Status status_;
+  std::optional<Message> message_;
+  std::function<bool()> canceller_;
+};
+
+}  // namespace courier
