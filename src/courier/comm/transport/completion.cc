@@ -6,10 +6,6 @@
 namespace courier {
 namespace {
 
-// How long to poll before sleeping on the condition variable. A peer on another core often
-// answers within this; longer spins steal the core from the threads that would answer (a
-// `pause` costs ~30 ns on some CPUs, ~5 ns on others, so the bound is time, not a count).
-constexpr auto kSpinTime = std::chrono::microseconds(3);
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -45,7 +41,7 @@ bool Completion::complete(Message message) {
 }
 
 bool Completion::wait_until(const Deadline& deadline) {
-  const auto spin_until = std::chrono::steady_clock::now() + kSpinTime;
+  const auto spin_until = std::chrono::steady_clock::now() + spin_;
   do {
     for (int i = 0; i < 16; ++i) {
       if (is_done()) return true;

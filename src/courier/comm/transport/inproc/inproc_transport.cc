@@ -8,6 +8,7 @@
 #include <atomic>
 #include <deque>
 #include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -55,7 +56,14 @@ Message deliver(Arrival&& arrival) {
 
 class InprocFabric {
  public:
-  explicit InprocFabric(int world_size) : mailboxes_(static_cast<std::size_t>(world_size)), closed_(world_size) {
+  explicit InprocFabric(int world_size)
+      : mailboxes_(static_cast<std::size_t>(world_size)),
+        closed_(world_size),
+        // Ranks that fit on the cores spin longer before sleeping: the peer that will answer
+        // is running. With more ranks than cores a spinner would steal the answerer's core.
+        spin_(static_cast<unsigned>(world_size) <= std::max(1u, std::thread::hardware_concurrency())
+                  ? std::chrono::microseconds(30)
+                  : Completion::kDefaultSpin) {
     for (auto& closed : closed_) closed.store(false);
   }
 
@@ -63,6 +71,7 @@ class InprocFabric {
   Mailbox& mailbox(int rank) { return mailboxes_[static_cast<std::size_t>(rank)]; }
   bool is_closed(int rank) const { return closed_[static_cast<std::size_t>(rank)].load(std::memory_order_acquire); }
   std::uint64_t next_id() { return next_id_.fetch_add(1, std::memory_order_relaxed); }
+  std::shared_ptr<Completion> new_completion() const { return std::make_shared<Completion>(spin_); }
 
   SendHandle send(int from, int to, MessageHeader header, Payload payload);
   RecvHandle recv(int rank, int source, std::uint64_t tag);
@@ -72,11 +81,12 @@ class InprocFabric {
   std::deque<Mailbox> mailboxes_;  // deque: Mailbox holds a mutex and cannot move
   std::vector<std::atomic<bool>> closed_;
   std::atomic<std::uint64_t> next_id_{1};
+  Duration spin_;
 };
 
 SendHandle InprocFabric::send(int from, int to, MessageHeader header, Payload payload) {
   COURIER_CHECK(to >= 0 && to < world_size(), "send to rank {} in a world of {}", to, world_size());
-  auto send_done = std::make_shared<Completion>();
+  auto send_done = new_completion();
   if (is_closed(from)) {
     send_done->complete(Status::cancelled(fmt::format("rank {} is closed", from)));
     return SendHandle(send_done);
@@ -124,7 +134,7 @@ SendHandle InprocFabric::send(int from, int to, MessageHeader header, Payload pa
 RecvHandle InprocFabric::recv(int rank, int source, std::uint64_t tag) {
   COURIER_CHECK(source == kAnySource || (source >= 0 && source < world_size()), "receive from rank {} in a world of {}",
                 source, world_size());
-  auto done = std::make_shared<Completion>();
+  auto done = new_completion();
   Mailbox& box = mailbox(rank);
   std::optional<Arrival> found;
   {
