@@ -4,6 +4,7 @@
 // repetitions and the courier/cblas ratio per shape.
 //
 //   bench_matmul [--benchmark_repetitions=N] [--benchmark_filter=REGEX] [--naive-max=512]
+// Repetitions are interleaved at random across variants (median of 9 by default).
 #include <cblas.h>
 #include <unistd.h>
 
@@ -118,10 +119,14 @@ int main(int argc, char** argv) {
     if (arg.rfind("--benchmark_repetitions", 0) == 0) has_repetitions = true;
     args.push_back(argv[i]);
   }
-  static char repetitions[] = "--benchmark_repetitions=5";
+  static char repetitions[] = "--benchmark_repetitions=9";
   static char aggregates[] = "--benchmark_report_aggregates_only=true";
+  // Repetitions of every variant interleave in random order, so a slow spell of the shared
+  // machine hits courier and cblas alike instead of whichever ran during it.
+  static char interleave[] = "--benchmark_enable_random_interleaving=true";
   if (!has_repetitions) args.push_back(repetitions);
   args.push_back(aggregates);
+  args.push_back(interleave);
   int count = static_cast<int>(args.size());
   benchmark::Initialize(&count, args.data());
 
