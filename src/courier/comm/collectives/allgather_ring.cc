@@ -5,40 +5,26 @@
 // s+1, segment by segment. Cost: n-1 steps, (n-1)/n of the data received by every rank.
 #include <cstring>
 
-#include <fmt/format.h>
 
 #include "courier/comm/collectives/detail.h"
 
 namespace courier::collectives {
-namespace {
-
-int wrap(int value, int n) { return ((value % n) + n) % n; }
-
-}  // namespace
 
 Status ring_allgather_phase(Op& op, MutableByteSpan data, DType dtype, std::uint64_t tag) {
-  Communicator& comm = op.comm();
-  const int n = comm.world_size();
-  const int r = comm.rank();
-  if (n == 1) return Status::ok();
-  const std::size_t count = data.size() / dtype_size(dtype);
-  const std::size_t segment = segment_elements(op.options(), dtype);
-  const int right = wrap(r + 1, n);
-  const int left = wrap(r - 1, n);
-  auto block = [&](int index) { return block_range(count, n, wrap(index, n)); };
-
-  const ElementRange own = block(r);
-  for (std::size_t offset = 0; offset < own.count; offset += segment) {
-    op.send(right, tag, elements(data, dtype, {own.begin + offset, std::min(segment, own.count - offset)}));
-  }
-  for (int s = 0; s < n - 1; ++s) {
-    const ElementRange incoming = block(r - s - 1);
-    for (std::size_t offset = 0; offset < incoming.count; offset += segment) {
-      MutableByteSpan bytes =
-          elements(data, dtype, {incoming.begin + offset, std::min(segment, incoming.count - offset)});
-      if (Status st = op.receive_into(left, tag, bytes); !st.is_ok()) return st;
-      if (s + 1 < n - 1) op.send(right, tag, bytes);
-    }
+  const Ring ring = ring_of(op, data, dtype);
+  if (ring.n == 1) return Status::ok();
+  for_each_segment(ring.block(ring.rank), ring.segment,
+                   [&](ElementRange piece) { op.send(ring.right, tag, elements(data, dtype, piece)); });
+  for (int s = 0; s < ring.n - 1; ++s) {
+    const bool forward = s + 1 < ring.n - 1;  // what arrives at step s leaves at step s + 1
+    Status status;
+    for_each_segment(ring.block(ring.rank - s - 1), ring.segment, [&](ElementRange piece) {
+      if (!status.is_ok()) return;
+      MutableByteSpan bytes = elements(data, dtype, piece);
+      status = op.receive_into(ring.left, tag, bytes);
+      if (status.is_ok() && forward) op.send(ring.right, tag, bytes);
+    });
+    if (!status.is_ok()) return status;
   }
   return Status::ok();
 }

@@ -28,6 +28,7 @@ class Op {
   Op& operator=(const Op&) = delete;
 
   Communicator& comm() { return comm_; }
+  const Communicator& comm() const { return comm_; }
   const OpContext& context() const { return context_; }
   const CollectiveOptions& options() const { return options_; }
 
@@ -61,6 +62,24 @@ class Op {
 
 // Elements per pipelining segment for `dtype`: at least one.
 std::size_t segment_elements(const CollectiveOptions& options, DType dtype);
+
+// Calls f(piece) for consecutive pieces of at most `segment` elements covering `range`.
+template <typename F>
+void for_each_segment(ElementRange range, std::size_t segment, F f) {
+  for (std::size_t offset = 0; offset < range.count; offset += segment) {
+    f(ElementRange{range.begin + offset, std::min(segment, range.count - offset)});
+  }
+}
+
+// The neighbours and blocks of this rank on the ring 0 -> 1 -> ... -> n-1 -> 0.
+struct Ring {
+  int n, rank, right, left;
+  std::size_t count;    // elements in the whole buffer
+  std::size_t segment;  // elements a message
+  // Block `index` (taken modulo n) of the buffer, split as block_range does.
+  ElementRange block(int index) const { return block_range(count, n, ((index % n) + n) % n); }
+};
+Ring ring_of(const Op& op, ByteSpan data, DType dtype);
 
 // Byte view of elements [range.begin, range.begin + range.count) of data.
 inline MutableByteSpan elements(MutableByteSpan data, DType dtype, ElementRange range) {

@@ -81,6 +81,12 @@ Status Op::fail(Status status) {
   return status;
 }
 
+Ring ring_of(const Op& op, ByteSpan data, DType dtype) {
+  const int n = op.comm().world_size();
+  const int r = op.comm().rank();
+  return Ring{n, r, (r + 1) % n, (r + n - 1) % n, data.size() / dtype_size(dtype), segment_elements(op.options(), dtype)};
+}
+
 std::size_t segment_elements(const CollectiveOptions& options, DType dtype) {
   return std::max<std::size_t>(1, options.segment_bytes / dtype_size(dtype));
 }

@@ -8,39 +8,22 @@
 #include "courier/comm/collectives/detail.h"
 
 namespace courier::collectives {
-namespace {
-
-int wrap(int value, int n) { return ((value % n) + n) % n; }
-
-template <typename F>
-void for_each_segment(ElementRange range, std::size_t segment, F f) {
-  for (std::size_t offset = 0; offset < range.count; offset += segment) {
-    f(ElementRange{range.begin + offset, std::min(segment, range.count - offset)});
-  }
-}
-
-}  // namespace
 
 Status ring_reduce_scatter_phase(Op& op, MutableByteSpan data, DType dtype, ReduceOp reduce_op, std::uint64_t tag) {
-  Communicator& comm = op.comm();
-  const int n = comm.world_size();
-  const int r = comm.rank();
-  if (n == 1) return Status::ok();
-  const std::size_t count = data.size() / dtype_size(dtype);
-  const std::size_t segment = segment_elements(op.options(), dtype);
-  const int right = wrap(r + 1, n);
-  const int left = wrap(r - 1, n);
-  auto block = [&](int index) { return block_range(count, n, wrap(index, n)); };
-
-  for_each_segment(block(r - 1), segment, [&](ElementRange piece) { op.send(right, tag, elements(data, dtype, piece)); });
-  for (int s = 0; s < n - 1; ++s) {
-    const ElementRange incoming = block(r - s - 2);
-    for (std::size_t offset = 0; offset < incoming.count; offset += segment) {
-      const ElementRange piece{incoming.begin + offset, std::min(segment, incoming.count - offset)};
+  const Ring ring = ring_of(op, data, dtype);
+  if (ring.n == 1) return Status::ok();
+  for_each_segment(ring.block(ring.rank - 1), ring.segment,
+                   [&](ElementRange piece) { op.send(ring.right, tag, elements(data, dtype, piece)); });
+  for (int s = 0; s < ring.n - 1; ++s) {
+    const bool forward = s + 1 < ring.n - 1;  // what arrives at step s leaves at step s + 1
+    Status status;
+    for_each_segment(ring.block(ring.rank - s - 2), ring.segment, [&](ElementRange piece) {
+      if (!status.is_ok()) return;
       MutableByteSpan bytes = elements(data, dtype, piece);
-      if (Status st = op.receive_reduce(left, tag, bytes, reduce_op); !st.is_ok()) return st;
-      if (s + 1 < n - 1) op.send(right, tag, bytes);
-    }
+      status = op.receive_reduce(ring.left, tag, bytes, reduce_op);
+      if (status.is_ok() && forward) op.send(ring.right, tag, bytes);
+    });
+    if (!status.is_ok()) return status;
   }
   return Status::ok();
 }

@@ -37,6 +37,18 @@ struct Mailbox {
   std::deque<PostedRecv> posted;
 };
 
+// Removes the entry with `id` from a mailbox queue; false if it is no longer there.
+template <typename Entry>
+bool erase_by_id(std::deque<Entry>& queue, std::uint64_t id) {
+  for (auto it = queue.begin(); it != queue.end(); ++it) {
+    if (it->id == id) {
+      queue.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
 bool matches(int wanted_source, std::uint64_t wanted_tag, const MessageHeader& header) {
   return header.tag == wanted_tag && (wanted_source == kAnySource || static_cast<int>(header.source) == wanted_source);
 }
@@ -114,15 +126,8 @@ SendHandle InprocFabric::send(int from, int to, MessageHeader header, Payload pa
       if (arrival.payload.is_owned()) send_done->complete(Status::ok());
       box.arrivals.push_back(std::move(arrival));
       send_done->set_canceller([this, to, id] {
-        Mailbox& m = mailbox(to);
-        std::lock_guard guard(m.mutex);
-        for (auto it = m.arrivals.begin(); it != m.arrivals.end(); ++it) {
-          if (it->id == id) {
-            m.arrivals.erase(it);
-            return true;
-          }
-        }
-        return false;
+        std::lock_guard guard(mailbox(to).mutex);
+        return erase_by_id(mailbox(to).arrivals, id);
       });
       return SendHandle(send_done);
     }
@@ -158,15 +163,8 @@ RecvHandle InprocFabric::recv(int rank, int source, std::uint64_t tag) {
       const std::uint64_t id = next_id();
       box.posted.push_back(PostedRecv{source, tag, done, id});
       done->set_canceller([this, rank, id] {
-        Mailbox& m = mailbox(rank);
-        std::lock_guard guard(m.mutex);
-        for (auto it = m.posted.begin(); it != m.posted.end(); ++it) {
-          if (it->id == id) {
-            m.posted.erase(it);
-            return true;
-          }
-        }
-        return false;
+        std::lock_guard guard(mailbox(rank).mutex);
+        return erase_by_id(mailbox(rank).posted, id);
       });
       return RecvHandle(done);
     }
