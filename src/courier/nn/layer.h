@@ -19,6 +19,7 @@
 // Thread safety: a layer object may be used by one thread at a time.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,9 +28,11 @@
 
 namespace courier {
 
-// What a layer saves between its forward and backward for one batch.
+// What a layer saves between its forward and backward for one batch. Layers may also keep
+// scratch here (a convolution's column buffer), so that nothing is allocated per call.
 struct LayerCache {
   std::vector<Tensor> saved;
+  std::vector<std::int32_t> indices;  // integer state, such as max-pool's argmax
 };
 
 class Layer {

@@ -77,7 +77,12 @@ void relu_backward(const Tensor& dout, const Tensor& x, Tensor& din) {
   float* d = din.data();
   const std::int64_t n = dout.numel();
 #pragma omp parallel for simd if (n >= kParallelMinElements) schedule(static)
-  for (std::int64_t i = 0; i < n; ++i) d[i] = in[i] > 0.0f ? g[i] : 0.0f;
+  for (std::int64_t i = 0; i < n; ++i) {
+    // Load g[i] unconditionally: written as `in[i] > 0 ? g[i] : 0` the load is conditional,
+    // GCC does not vectorise, and the branch mispredicts on half of random inputs (10x slower).
+    const float gi = g[i];
+    d[i] = in[i] > 0.0f ? gi : 0.0f;
+  }
 }
 
 std::string_view gelu_approximation_name(GeluApproximation approximation) {

@@ -71,3 +71,13 @@ void matmul_backward(const Tensor& dout, const Tensor& a, const Tensor& b, Tenso
 }
 
 }  // namespace courier
+
+namespace courier {
+
+void set_blas_threads(int threads) {
+  if (threads > 0) openblas_set_num_threads(threads);
+}
+
+int blas_threads() { return openblas_get_num_threads(); }
+
+}  // namespace courier

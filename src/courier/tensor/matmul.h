@@ -23,3 +23,11 @@ void matmul_backward(const Tensor& dout, const Tensor& a, const Tensor& b, Tenso
                      const MatmulOptions& options = {});
 
 }  // namespace courier
+
+namespace courier {
+
+// Threads OpenBLAS uses for every GEMM in this process (process-wide). 0 leaves it alone.
+void set_blas_threads(int threads);
+int blas_threads();
+
+}  // namespace courier

@@ -31,6 +31,12 @@ double gelu_tanh(double x) {
 }
 double gelu_exact(double x) { return 0.5 * x * (1.0 + std::erf(x / std::numbers::sqrt2)); }
 
+// x[b, c, h, w] of a (B, C, H, W) tensor, or 0 outside its planes: the zero padding.
+double padded_at(const Tensor& x, std::int64_t b, std::int64_t c, std::int64_t h, std::int64_t w) {
+  if (h < 0 || h >= x.dim(2) || w < 0 || w >= x.dim(3)) return 0.0;
+  return x.at({b, c, h, w});
+}
+
 }  // namespace
 
 void matmul(const Tensor& a, const Tensor& b, Tensor& out, const MatmulOptions& options) {
@@ -162,6 +168,122 @@ void sum_over_rows(const Tensor& x, Tensor& out, bool accumulate) {
     for (std::int64_t r = 0; r < x.dim(0); ++r) acc += x.data()[r * x.dim(1) + c];
     out.data()[c] = static_cast<float>(acc);
   }
+}
+
+// out[b,o,i,j] = bias[o] + sum_{c,p,q} weight[o,c,p,q] x[b, c, i stride - padding + p, j stride - padding + q]
+void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& out,
+                    const Conv2dGeometry& geometry) {
+  const std::int64_t s = geometry.stride, pad = geometry.padding;
+  const std::int64_t OH = (x.dim(2) + 2 * pad - weight.dim(2)) / s + 1;
+  const std::int64_t OW = (x.dim(3) + 2 * pad - weight.dim(3)) / s + 1;
+  COURIER_CHECK_EQ(x.dim(1), weight.dim(1));
+  COURIER_CHECK_EQ(out.shape(), Shape({x.dim(0), weight.dim(0), OH, OW}));
+  for (std::int64_t b = 0; b < x.dim(0); ++b) {
+    for (std::int64_t o = 0; o < weight.dim(0); ++o) {
+      for (std::int64_t i = 0; i < OH; ++i) {
+        for (std::int64_t j = 0; j < OW; ++j) {
+          double acc = bias.defined() ? bias.at(o) : 0.0;
+          for (std::int64_t c = 0; c < weight.dim(1); ++c) {
+            for (std::int64_t p = 0; p < weight.dim(2); ++p) {
+              for (std::int64_t q = 0; q < weight.dim(3); ++q) {
+                acc += weight.at({o, c, p, q}) * padded_at(x, b, c, i * s - pad + p, j * s - pad + q);
+              }
+            }
+          }
+          out.at({b, o, i, j}) = static_cast<float>(acc);
+        }
+      }
+    }
+  }
+}
+
+// Each output gradient g = dout[b,o,i,j] sends g x[...] to dweight[o,c,p,q], g weight[o,c,p,q]
+// to dx[...] (for taps inside x), and g to dbias[o]. Sums in double; dweight and dbias
+// accumulate, dx is written.
+void conv2d_backward(const Tensor& dout, const Tensor& x, const Tensor& weight, Tensor& dweight, Tensor* dbias,
+                     Tensor* dx, const Conv2dGeometry& geometry) {
+  const std::int64_t s = geometry.stride, pad = geometry.padding;
+  const std::int64_t C = weight.dim(1), KH = weight.dim(2), KW = weight.dim(3);
+  COURIER_CHECK_EQ(dweight.shape(), weight.shape());
+  std::vector<double> dw(static_cast<std::size_t>(weight.numel()), 0.0);
+  std::vector<double> db(static_cast<std::size_t>(weight.dim(0)), 0.0);
+  std::vector<double> dxs(static_cast<std::size_t>(x.numel()), 0.0);
+  for (std::int64_t b = 0; b < dout.dim(0); ++b) {
+    for (std::int64_t o = 0; o < dout.dim(1); ++o) {
+      for (std::int64_t i = 0; i < dout.dim(2); ++i) {
+        for (std::int64_t j = 0; j < dout.dim(3); ++j) {
+          const double g = dout.at({b, o, i, j});
+          db[static_cast<std::size_t>(o)] += g;
+          for (std::int64_t c = 0; c < C; ++c) {
+            for (std::int64_t p = 0; p < KH; ++p) {
+              for (std::int64_t q = 0; q < KW; ++q) {
+                const std::int64_t h = i * s - pad + p, w = j * s - pad + q;
+                if (h < 0 || h >= x.dim(2) || w < 0 || w >= x.dim(3)) continue;
+                dw[static_cast<std::size_t>(((o * C + c) * KH + p) * KW + q)] += g * x.at({b, c, h, w});
+                dxs[static_cast<std::size_t>(((b * C + c) * x.dim(2) + h) * x.dim(3) + w)] += g * weight.at({o, c, p, q});
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  for (std::int64_t k = 0; k < dweight.numel(); ++k) {
+    dweight.data()[k] = static_cast<float>(dweight.data()[k] + dw[static_cast<std::size_t>(k)]);
+  }
+  if (dbias != nullptr) {
+    COURIER_CHECK_EQ(dbias->shape(), Shape({weight.dim(0)}));
+    for (std::int64_t o = 0; o < dbias->numel(); ++o) {
+      dbias->data()[o] = static_cast<float>(dbias->data()[o] + db[static_cast<std::size_t>(o)]);
+    }
+  }
+  if (dx != nullptr) {
+    COURIER_CHECK_EQ(dx->shape(), x.shape());
+    for (std::int64_t k = 0; k < dx->numel(); ++k) dx->data()[k] = static_cast<float>(dxs[static_cast<std::size_t>(k)]);
+  }
+}
+
+// The first maximum of each window, scanning rows then columns; a NaN beats any number.
+void maxpool2d_forward(const Tensor& x, Tensor& out, std::vector<std::int32_t>& argmax, std::int64_t kernel,
+                       std::int64_t stride) {
+  const std::int64_t OH = (x.dim(2) - kernel) / stride + 1, OW = (x.dim(3) - kernel) / stride + 1;
+  COURIER_CHECK_EQ(out.shape(), Shape({x.dim(0), x.dim(1), OH, OW}));
+  argmax.assign(static_cast<std::size_t>(out.numel()), -1);
+  std::int64_t flat = 0;
+  for (std::int64_t b = 0; b < x.dim(0); ++b) {
+    for (std::int64_t c = 0; c < x.dim(1); ++c) {
+      for (std::int64_t i = 0; i < OH; ++i) {
+        for (std::int64_t j = 0; j < OW; ++j, ++flat) {
+          float best = 0.0f;
+          std::int64_t best_at = -1;
+          for (std::int64_t p = 0; p < kernel; ++p) {
+            for (std::int64_t q = 0; q < kernel; ++q) {
+              const std::int64_t h = i * stride + p, w = j * stride + q;
+              const float v = x.at({b, c, h, w});
+              if (best_at < 0 || v > best || (std::isnan(v) && !std::isnan(best))) {
+                best = v;
+                best_at = h * x.dim(3) + w;
+              }
+            }
+          }
+          out.at(flat) = best;
+          argmax[static_cast<std::size_t>(flat)] = static_cast<std::int32_t>(best_at);
+        }
+      }
+    }
+  }
+}
+
+void maxpool2d_backward(const Tensor& dout, std::span<const std::int32_t> argmax, Tensor& dx) {
+  COURIER_CHECK_EQ(static_cast<std::int64_t>(argmax.size()), dout.numel());
+  const std::int64_t plane_out = dout.dim(2) * dout.dim(3);
+  const std::int64_t plane_in = dx.dim(2) * dx.dim(3);
+  std::vector<double> acc(static_cast<std::size_t>(dx.numel()), 0.0);
+  for (std::int64_t i = 0; i < dout.numel(); ++i) {
+    const std::int64_t at = i / plane_out * plane_in + argmax[static_cast<std::size_t>(i)];
+    acc.at(static_cast<std::size_t>(at)) += dout.data()[i];
+  }
+  for (std::int64_t k = 0; k < dx.numel(); ++k) dx.data()[k] = static_cast<float>(acc[static_cast<std::size_t>(k)]);
 }
 
 }  // namespace courier::reference

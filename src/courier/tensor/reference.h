@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "courier/tensor/activation.h"
+#include "courier/tensor/conv2d.h"
 #include "courier/tensor/matmul.h"
 #include "courier/tensor/tensor.h"
 
@@ -35,5 +36,15 @@ void log_softmax_forward(const Tensor& x, Tensor& out);
 float sum_forward(const Tensor& x);
 double squared_norm(std::span<const float> x);
 void sum_over_rows(const Tensor& x, Tensor& out, bool accumulate);
+
+// Direct convolution: one multiply-add a (output, kernel tap). No workspace.
+void conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& out,
+                    const Conv2dGeometry& geometry);
+void conv2d_backward(const Tensor& dout, const Tensor& x, const Tensor& weight, Tensor& dweight, Tensor* dbias,
+                     Tensor* dx, const Conv2dGeometry& geometry);
+
+void maxpool2d_forward(const Tensor& x, Tensor& out, std::vector<std::int32_t>& argmax, std::int64_t kernel,
+                       std::int64_t stride);
+void maxpool2d_backward(const Tensor& dout, std::span<const std::int32_t> argmax, Tensor& dx);
 
 }  // namespace courier::reference
