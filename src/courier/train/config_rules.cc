@@ -1,0 +1,135 @@
+// validate(): every key's own range and choices, then the rules across keys. Each rule is
+// one function in kRules; its summary is listed in docs/config.md.
+#include <array>
+
+#include <fmt/format.h>
+
+#include "courier/train/config.h"
+#include "courier/train/config_keys.h"
+
+namespace courier {
+namespace {
+
+using config_keys::format_value;
+
+Status something_to_train(const Config& c) {
+  if (c.train.epochs > 0 || c.train.iters > 0) return Status::ok();
+  return Status::invalid_argument(
+      "train.epochs = 0 and train.iters = 0 leave nothing to train; set train.epochs or train.iters above 0");
+}
+
+Status batch_covers_workers(const Config& c) {
+  if (c.train.batch >= c.train.workers) return Status::ok();
+  return Status::invalid_argument(fmt::format(
+      "train.batch = {} is smaller than train.workers = {}: the global batch is split across the workers, so each "
+      "needs at least one sample; raise train.batch or lower train.workers",
+      c.train.batch, c.train.workers));
+}
+
+Status cosine_ends_below_peak(const Config& c) {
+  if (c.train.schedule != "cosine" || c.train.min_lr <= c.train.lr) return Status::ok();
+  return Status::invalid_argument(fmt::format(
+      "train.min_lr = {} is above train.lr = {}: the cosine schedule decays from train.lr down to train.min_lr; "
+      "lower train.min_lr",
+      format_value(c.train.min_lr), format_value(c.train.lr)));
+}
+
+Status sync_mode_needs_ps(const Config& c) {
+  if (c.dist.sync == "bsp" || c.dist.strategy == "ps") return Status::ok();
+  return Status::invalid_argument(fmt::format(
+      "dist.sync = {} applies only to dist.strategy = \"ps\" (it is {}); set dist.strategy = \"ps\" or "
+      "dist.sync = \"bsp\"",
+      format_value(c.dist.sync), format_value(c.dist.strategy)));
+}
+
+Status mpi_native_needs_mpi(const Config& c) {
+  if (c.dist.algo != "mpi-native" || c.dist.transport == "mpi") return Status::ok();
+  return Status::invalid_argument(fmt::format(
+      "dist.algo = \"mpi-native\" calls MPI_Allreduce, so it needs dist.transport = \"mpi\" (it is {}); "
+      "set dist.transport = \"mpi\" or another dist.algo",
+      format_value(c.dist.transport)));
+}
+
+Status stages_mean_pipeline(const Config& c) {
+  const bool pipeline = c.dist.strategy == "pipeline";
+  if (pipeline && c.dist.stages < 2) {
+    return Status::invalid_argument(fmt::format(
+        "dist.strategy = \"pipeline\" needs dist.stages >= 2 (it is {}); set dist.stages", c.dist.stages));
+  }
+  if (!pipeline && c.dist.stages > 1) {
+    return Status::invalid_argument(fmt::format(
+        "dist.stages = {} applies only to dist.strategy = \"pipeline\" (it is {}); set dist.strategy = "
+        "\"pipeline\" or dist.stages = 1",
+        c.dist.stages, format_value(c.dist.strategy)));
+  }
+  return Status::ok();
+}
+
+Status microbatches_fit_batch(const Config& c) {
+  if (c.dist.strategy != "pipeline" || c.train.workers <= 0) return Status::ok();
+  const std::int64_t per_worker = c.train.batch / c.train.workers;
+  if (per_worker >= c.dist.microbatches) return Status::ok();
+  return Status::invalid_argument(fmt::format(
+      "dist.microbatches = {} is more than the {} samples each worker gets (train.batch = {} over train.workers = "
+      "{}); lower dist.microbatches or raise train.batch",
+      c.dist.microbatches, per_worker, c.train.batch, c.train.workers));
+}
+
+Status heads_divide_embedding(const Config& c) {
+  if (c.model.kind != "gpt" || c.model.heads <= 0 || c.model.embedding % c.model.heads == 0) return Status::ok();
+  return Status::invalid_argument(fmt::format(
+      "model.embedding = {} is not divisible by model.heads = {}: each head gets embedding / heads channels; "
+      "change one of them",
+      c.model.embedding, c.model.heads));
+}
+
+Status model_reads_its_data(const Config& c) {
+  const std::string_view model = c.model.kind;
+  const std::string_view data = c.data.kind;
+  const bool fits = model == "gpt" ? data == "text" : model == "cnn" ? data == "fashion-mnist" : data != "text";
+  if (fits) return Status::ok();
+  const std::string_view wanted = model == "gpt" ? "\"text\"" : model == "cnn" ? "\"fashion-mnist\""
+                                                                                  : "\"fashion-mnist\" or \"toy\"";
+  return Status::invalid_argument(fmt::format("model.kind = {} cannot read data.kind = {}; set data.kind = {}",
+                                              format_value(c.model.kind), format_value(c.data.kind), wanted));
+}
+
+Status data_has_path(const Config& c) {
+  if (c.data.kind == "toy" || !c.data.path.empty()) return Status::ok();
+  return Status::invalid_argument(fmt::format(
+      "data.path is empty but data.kind = {} reads from it; set data.path to the {}", format_value(c.data.kind),
+      c.data.kind == "text" ? "text file" : "directory of the IDX files"));
+}
+
+constexpr std::array kRules = {
+    config_keys::Rule{"train.epochs > 0 or train.iters > 0", &something_to_train},
+    config_keys::Rule{"train.batch >= train.workers (the global batch is split across the workers)",
+                      &batch_covers_workers},
+    config_keys::Rule{"train.schedule = cosine: train.min_lr <= train.lr", &cosine_ends_below_peak},
+    config_keys::Rule{"dist.sync = asp or ssp: dist.strategy = ps", &sync_mode_needs_ps},
+    config_keys::Rule{"dist.algo = mpi-native: dist.transport = mpi", &mpi_native_needs_mpi},
+    config_keys::Rule{"dist.strategy = pipeline if and only if dist.stages >= 2", &stages_mean_pipeline},
+    config_keys::Rule{"dist.strategy = pipeline: train.batch / train.workers >= dist.microbatches",
+                      &microbatches_fit_batch},
+    config_keys::Rule{"model.kind = gpt: model.heads divides model.embedding", &heads_divide_embedding},
+    config_keys::Rule{"model.kind = gpt reads data.kind = text; cnn reads fashion-mnist; mlp reads fashion-mnist or "
+                      "toy",
+                      &model_reads_its_data},
+    config_keys::Rule{"data.kind = fashion-mnist or text: data.path is not empty", &data_has_path},
+};
+
+}  // namespace
+
+std::span<const config_keys::Rule> config_keys::rules() { return kRules; }
+
+Status validate(const Config& config) {
+  for (const config_keys::KeySpec& spec : config_keys::table()) {
+    if (Status status = config_keys::check_key(spec, config); !status.is_ok()) return status;
+  }
+  for (const config_keys::Rule& rule : kRules) {
+    if (Status status = rule.check(config); !status.is_ok()) return status;
+  }
+  return Status::ok();
+}
+
+}  // namespace courier
