@@ -31,11 +31,11 @@ build: deps $(BUILD_DIR)/build.ninja
 run: build
 	$(COURIER) demo seed
 
-test: build
+test: build data
 	ctest --preset $(PRESET)
 
 test-sanitize: deps
-	$(MAKE) --no-print-directory PRESET=debug build
+	$(MAKE) --no-print-directory PRESET=debug build data
 	ctest --preset debug
 
 fuzz: deps build/fuzz/build.ninja

@@ -1,0 +1,138 @@
+// `courier train CONFIG.toml [--set key=value ...]` and `courier eval CHECKPOINT`.
+#include <unistd.h>
+
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "courier/comm/trace.h"
+#include "courier/train/run_state.h"
+#include "courier/train/trainer.h"
+#include "progress.h"
+
+namespace courier::app {
+namespace {
+
+struct TrainFlags {
+  std::string config_path;
+  std::vector<std::string> overrides;
+  std::string resume;
+  std::string trace_path;
+  bool print_config = false;
+};
+
+// The config file with the --set overrides applied, checked.
+Result<Config> resolve_config(const std::string& path, const std::vector<std::string>& overrides) {
+  Result<Config> config = load_config(path);
+  if (!config.is_ok()) return config.status();
+  for (const std::string& assignment : overrides) {
+    if (Status s = apply_override(*config, assignment); !s.is_ok()) return s;  // it names the --set
+  }
+  if (Status s = validate(*config); !s.is_ok()) return s;
+  return config;
+}
+
+int run_train(const TrainFlags& flags) {
+  Result<Config> config = resolve_config(flags.config_path, flags.overrides);
+  if (!config.is_ok()) {
+    fmt::print(stderr, "courier: {}\n", config.status().message());
+    return kExitUsage;
+  }
+  if (flags.print_config) {
+    fmt::print("{}", to_toml(*config));
+    return kExitOk;
+  }
+  Progress progress(isatty(STDERR_FILENO) != 0, config->train.log_every);
+  TrainEvents events;
+  events.on_step = [&](const StepReport& r) { progress.step(r); };
+  events.on_eval = [&](const EvalReport& r) { progress.eval(r); };
+  events.on_note = [&](const std::string& text) { progress.note(text); };
+  Trace trace;
+  TrainOptions options;
+  options.resume = flags.resume;
+  if (!flags.trace_path.empty()) options.trace = &trace;
+  Result<TrainResult> result = train(*config, options, events);
+  progress.done();
+  if (!result.is_ok()) {
+    fmt::print(stderr, "courier: training failed: {}\n", result.status().to_string());
+    return kExitFailure;
+  }
+  if (!result->is_reporting_rank) return kExitOk;
+  if (result->last_eval) {
+    fmt::print("done: {} steps, test accuracy {:.4f}, test loss {:.4f}, {:.0f} samples/s; run directory {}\n",
+               result->steps, result->last_eval->accuracy, result->last_eval->loss, result->samples_per_s,
+               config->train.out);
+  }
+  if (!flags.trace_path.empty()) {
+    if (Status s = trace.write(flags.trace_path); !s.is_ok()) {
+      fmt::print(stderr, "courier: {}\n", s.to_string());
+      return kExitFailure;
+    }
+  }
+  return kExitOk;
+}
+
+struct EvalFlags {
+  std::string checkpoint;
+  std::vector<std::string> overrides;
+};
+
+int run_eval(const EvalFlags& flags) {
+  std::optional<Config> config;
+  if (!flags.overrides.empty()) {
+    // Overrides apply to the config the checkpoint was trained with.
+    Result<Checkpoint> checkpoint = read_checkpoint(flags.checkpoint);
+    if (!checkpoint.is_ok()) {
+      fmt::print(stderr, "courier: {}\n", checkpoint.status().message());
+      return kExitFailure;
+    }
+    Result<Config> base = checkpoint_config(*checkpoint);
+    if (!base.is_ok()) {
+      fmt::print(stderr, "courier: {}\n", base.status().message());
+      return kExitFailure;
+    }
+    for (const std::string& assignment : flags.overrides) {
+      if (Status s = apply_override(*base, assignment); !s.is_ok()) {
+        fmt::print(stderr, "courier: {}\n", s.message());
+        return kExitUsage;
+      }
+    }
+    config = *base;
+  }
+  Result<EvalReport> report = evaluate_checkpoint(flags.checkpoint, config ? &*config : nullptr);
+  if (!report.is_ok()) {
+    fmt::print(stderr, "courier: {}\n", report.status().message());
+    return kExitFailure;
+  }
+  fmt::print("checkpoint {} (step {}): test loss {:.4f}, accuracy {:.4f} ({} examples)\n", flags.checkpoint,
+             report->step, report->loss, report->accuracy, report->examples);
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& root, Action& action) {
+  auto flags = std::make_shared<TrainFlags>();
+  CLI::App* train_cmd = root.add_subcommand(
+      "train",
+      "Train the model a TOML config describes (configs/*.toml; every key in docs/config.md), with its\n"
+      "data-parallel workers as in-process threads (dist.transport = inproc) or MPI ranks (mpirun -n N\n"
+      "... --set dist.transport=mpi). Prints progress, evaluations, and writes metrics.jsonl and\n"
+      "checkpoints under train.out.");
+  train_cmd->add_option("config", flags->config_path, "The TOML config")->required()->check(CLI::ExistingFile);
+  train_cmd->add_option("--set", flags->overrides, "Override a key: --set train.lr=3e-4 (repeatable)");
+  train_cmd->add_option("--resume", flags->resume, "Continue from a checkpoint (a run's checkpoints/ or a step directory)");
+  train_cmd->add_option("--trace", flags->trace_path, "Write every message to FILE as Chrome trace JSON");
+  train_cmd->add_flag("--print-config", flags->print_config, "Print the resolved config (all keys) and exit");
+  train_cmd->callback([flags, &action] { action = [flags] { return run_train(*flags); }; });
+
+  auto eval_flags = std::make_shared<EvalFlags>();
+  CLI::App* eval_cmd = root.add_subcommand("eval", "Test loss and accuracy of a checkpoint");
+  eval_cmd->add_option("checkpoint", eval_flags->checkpoint, "A run's checkpoints/ directory or one step directory")
+      ->required();
+  eval_cmd->add_option("--set", eval_flags->overrides, "Override a key of the checkpoint's config (e.g. data.path)");
+  eval_cmd->callback([eval_flags, &action] { action = [eval_flags] { return run_eval(*eval_flags); }; });
+}
+
+}  // namespace courier::app

@@ -1,0 +1,34 @@
+// Training progress for people: a live bar on a terminal, a line every N steps otherwise.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "courier/train/trainer.h"
+
+namespace courier::app {
+
+class Progress {
+ public:
+  // live: redraw one line on stderr (a terminal); else print a line every `every` steps.
+  Progress(bool live, std::int64_t every);
+  void step(const StepReport& report);
+  void eval(const EvalReport& report);
+  void note(const std::string& text);
+  void done();
+
+ private:
+  void clear_line();
+  bool live_;
+  std::int64_t every_;
+  bool bar_shown_ = false;
+  std::chrono::steady_clock::time_point last_draw_{};
+};
+
+// "3m12s", "45s", "1h02m".
+std::string format_eta(double seconds);
+// "118.3K", "1.20M".
+std::string format_rate(double per_second);
+
+}  // namespace courier::app

@@ -1,0 +1,116 @@
+// Bucketed, overlapped allreduce data parallelism.
+#include "courier/train/strategies/allreduce.h"
+
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "courier/core/check.h"
+
+namespace courier {
+
+AllreduceStrategy::AllreduceStrategy(Communicator& workers, std::vector<GradsReady> layers, AllreduceOptions options)
+    : comm_(workers), options_(options), bucket_of_layer_(layers.size(), -1) {
+  // Walk the layers last to first, closing a bucket once it holds bucket_bytes.
+  for (std::size_t i = layers.size(); i-- > 0;) {
+    if (buckets_.empty() || static_cast<std::size_t>(buckets_.back().count) * sizeof(float) >= options_.bucket_bytes) {
+      buckets_.push_back(Bucket{layers[i].offset + layers[i].count, 0, 0, 0});
+    }
+    Bucket& bucket = buckets_.back();
+    COURIER_CHECK_EQ(bucket.offset, layers[i].offset + layers[i].count, "layer ranges must be contiguous");
+    bucket.offset = layers[i].offset;
+    bucket.count += layers[i].count;
+    bucket.layers += 1;
+    bucket_of_layer_[i] = static_cast<int>(buckets_.size()) - 1;
+  }
+  thread_ = std::thread([this] { run_communication(); });
+}
+
+AllreduceStrategy::~AllreduceStrategy() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+std::string AllreduceStrategy::describe() const {
+  return fmt::format("allreduce over {} workers ({}, {} bucket{} of up to {:.3g} MiB)", comm_.world_size(),
+                     allreduce_algorithm_name(options_.collective.algorithm), buckets_.size(),
+                     buckets_.size() == 1 ? "" : "s", static_cast<double>(options_.bucket_bytes) / (1 << 20));
+}
+
+Status AllreduceStrategy::start(Parameters& params, Optimizer&) {
+  params_ = &params;
+  CollectiveOptions options = options_.collective;
+  return broadcast(comm_, std::as_writable_bytes(params.values().span()), 0, options);
+}
+
+void AllreduceStrategy::begin_step(const StepInfo& step) {
+  std::lock_guard lock(mutex_);
+  step_ = step;
+  finished_ = 0;
+  failure_ = Status::ok();
+  for (Bucket& bucket : buckets_) bucket.layers_pending = bucket.layers;
+}
+
+void AllreduceStrategy::on_grads_ready(const GradsReady& ready) {
+  COURIER_CHECK_LT(ready.layer, bucket_of_layer_.size(), "layer index");
+  const int b = bucket_of_layer_[ready.layer];
+  std::lock_guard lock(mutex_);
+  if (--buckets_[static_cast<std::size_t>(b)].layers_pending == 0) {
+    ready_.push_back(b);
+    cv_.notify_all();
+  }
+}
+
+// The communication thread: reduces buckets in the order they become ready. Each worker's
+// gradient is weighted by its share of the step's examples, so the sum is the global mean.
+void AllreduceStrategy::run_communication() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stopping_ || !ready_.empty(); });
+    if (stopping_) return;
+    const Bucket bucket = buckets_[static_cast<std::size_t>(ready_.front())];
+    ready_.pop_front();
+    const StepInfo step = step_;
+    const bool skip = !failure_.is_ok();
+    lock.unlock();
+    Status status;
+    if (!skip) {
+      std::span<float> grads = params_->grads().span().subspan(static_cast<std::size_t>(bucket.offset),
+                                                               static_cast<std::size_t>(bucket.count));
+      const float weight = static_cast<float>(step.local_examples) / static_cast<float>(step.global_examples);
+      if (weight != 1.0f) {
+        for (float& g : grads) g *= weight;
+      }
+      CollectiveOptions options = options_.collective;
+      options.step = static_cast<std::uint64_t>(step.step);
+      status = allreduce(comm_, grads, ReduceOp::kSum, options);
+    }
+    lock.lock();
+    if (!status.is_ok() && failure_.is_ok()) failure_ = status;
+    ++finished_;
+    cv_.notify_all();
+  }
+}
+
+Status AllreduceStrategy::finish_step(Parameters& params, Optimizer& optimizer) {
+  const auto started = std::chrono::steady_clock::now();
+  {
+    std::unique_lock lock(mutex_);
+    for (const Bucket& bucket : buckets_) {
+      COURIER_CHECK_EQ(bucket.layers_pending, 0, "backward did not report every layer's gradients as ready");
+    }
+    cv_.wait(lock, [&] { return finished_ == static_cast<int>(buckets_.size()); });
+    if (!failure_.is_ok()) return failure_;
+  }
+  wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  optimizer.step(params.values().span(), params.grads().span(), step_.lr);
+  return Status::ok();
+}
+
+Status AllreduceStrategy::finish(Parameters&, Optimizer&) { return Status::ok(); }
+
+}  // namespace courier

@@ -1,0 +1,70 @@
+// Allreduce data parallelism (as Horovod and PyTorch DDP): every worker holds the whole
+// model; gradients are summed across workers by allreduce, then every worker applies the
+// same optimizer step to the same parameters, so replicas stay identical.
+//
+// Gradients travel in buckets of about bucket_bytes, built in reverse layer order (the order
+// backward produces them). A bucket's allreduce starts on a communication thread as soon as
+// its last layer reports ready, so communication overlaps the rest of backward.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "courier/comm/collectives/collectives.h"
+#include "courier/train/strategies/strategy.h"
+
+namespace courier {
+
+struct AllreduceOptions {
+  std::size_t bucket_bytes = std::size_t{25} << 20;  // PyTorch DDP's default, 25 MiB
+  CollectiveOptions collective;                      // algorithm, timeout, segments
+};
+
+class AllreduceStrategy final : public Strategy {
+ public:
+  // `workers` is the communicator of the data-parallel workers; `layers` the flat parameter
+  // range of every layer, in layer order (Sequential::parameter_range). Both outlive this.
+  AllreduceStrategy(Communicator& workers, std::vector<GradsReady> layers, AllreduceOptions options);
+  ~AllreduceStrategy() override;
+
+  std::string describe() const override;
+  Status start(Parameters& params, Optimizer& optimizer) override;
+  void begin_step(const StepInfo& step) override;
+  void on_grads_ready(const GradsReady& ready) override;
+  Status finish_step(Parameters& params, Optimizer& optimizer) override;
+  Status finish(Parameters& params, Optimizer& optimizer) override;
+  CommunicatorStats stats() const override { return comm_.stats(); }
+  double wait_seconds() const override { return wait_seconds_; }
+
+  // The buckets, as flat ranges (for tests): bucket 0 holds the last layers.
+  struct Bucket {
+    std::int64_t offset = 0, count = 0;
+    int layers_pending = 0;  // this step's layers not yet ready
+    int layers = 0;
+  };
+  const std::vector<Bucket>& buckets() const { return buckets_; }
+
+ private:
+  void run_communication();
+
+  Communicator& comm_;
+  AllreduceOptions options_;
+  std::vector<int> bucket_of_layer_;
+  std::vector<Bucket> buckets_;
+  Parameters* params_ = nullptr;
+  StepInfo step_;
+  double wait_seconds_ = 0.0;
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<int> ready_;  // buckets whose allreduce may start
+  int finished_ = 0;       // buckets reduced this step
+  Status failure_;         // the first failed allreduce of this step
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace courier

@@ -1,0 +1,45 @@
+// Gossip (decentralised SGD, as D-PSGD): after each local step a worker averages its
+// parameters with those of its neighbours on a graph (comm/topology.h) and nothing else; no
+// global synchronisation, no central node. Replicas differ a little at any moment; finish()
+// takes one global average so the model reported is the consensus.
+#pragma once
+
+#include <vector>
+
+#include "courier/comm/collectives/collectives.h"
+#include "courier/comm/topology.h"
+#include "courier/train/strategies/strategy.h"
+
+namespace courier {
+
+struct GossipOptions {
+  GossipGraph graph = GossipGraph::kRing;
+  int degree = 4;          // for the random graph
+  std::uint64_t seed = 0;  // for the random graph
+  std::chrono::nanoseconds timeout = std::chrono::minutes(2);
+  CollectiveOptions collective;  // the final average
+};
+
+class GossipStrategy final : public Strategy {
+ public:
+  GossipStrategy(Communicator& workers, GossipOptions options);
+
+  std::string describe() const override;
+  Status start(Parameters& params, Optimizer& optimizer) override;
+  void begin_step(const StepInfo& step) override { step_ = step; }
+  void on_grads_ready(const GradsReady&) override {}
+  Status finish_step(Parameters& params, Optimizer& optimizer) override;
+  Status finish(Parameters& params, Optimizer& optimizer) override;
+  CommunicatorStats stats() const override { return comm_.stats(); }
+  double wait_seconds() const override { return wait_seconds_; }
+
+ private:
+  Communicator& comm_;
+  GossipOptions options_;
+  Neighbours neighbours_;
+  StepInfo step_;
+  std::vector<float> mixed_;
+  double wait_seconds_ = 0.0;
+};
+
+}  // namespace courier

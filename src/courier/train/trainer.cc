@@ -1,0 +1,449 @@
+// The trainer: data, nodes, the worker loop, evaluation, metrics and checkpoints.
+#include "courier/train/trainer.h"
+
+#include <omp.h>
+
+#include <chrono>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "courier/comm/collectives/collectives.h"
+#include "courier/comm/launch.h"
+#include "courier/core/check.h"
+#include "courier/nn/softmax_cross_entropy.h"
+#include "courier/tensor/matmul.h"
+#include "courier/tensor/reduce.h"
+#include "courier/train/checkpoint/checkpoint.h"
+#include "courier/train/data/idx.h"
+#include "courier/train/data/sampler.h"
+#include "courier/train/metrics.h"
+#include "courier/train/model_factory.h"
+#include "courier/train/run_state.h"
+#include "courier/train/strategies/allreduce.h"
+#include "courier/train/strategies/gossip.h"
+#include "courier/train/strategies/local_sgd.h"
+#include "courier/train/strategies/parameter_server.h"
+
+namespace courier {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+struct Data {
+  std::shared_ptr<const Dataset> train;
+  std::shared_ptr<const Dataset> test;
+};
+
+Result<Data> load_data(const Config& config) {
+  if (config.data.kind != "fashion-mnist") {
+    return Status::invalid_argument(fmt::format(
+        "data.kind = \"{}\" cannot be trained by `courier train` yet; use fashion-mnist", config.data.kind));
+  }
+  Result<FashionMnist> loaded = load_fashion_mnist(config.data.path, config.model.kind != "cnn");
+  if (!loaded.is_ok()) return loaded.status();
+  return Data{std::move(loaded->train), std::move(loaded->test)};
+}
+
+bool is_parameter_server(const Config& config) { return config.dist.strategy == "ps"; }
+
+// Strategies whose workers agree on every step, so the step's loss is worth reducing.
+bool is_synchronous(const Config& config) {
+  return config.dist.strategy == "allreduce" || (is_parameter_server(config) && config.dist.sync == "bsp");
+}
+
+CollectiveOptions collective_options(const Config& config) {
+  CollectiveOptions options;
+  if (std::optional<AllreduceAlgorithm> algorithm = parse_allreduce_algorithm(config.dist.algo)) {
+    options.algorithm = *algorithm;
+  }
+  return options;
+}
+
+ParameterServerOptions ps_options(const Config& config) {
+  ParameterServerOptions options;
+  options.workers = static_cast<int>(config.train.workers);
+  options.servers = static_cast<int>(config.dist.servers);
+  options.sync = parse_sync_mode(config.dist.sync).value_or(SyncMode::kBsp);
+  options.staleness = static_cast<int>(config.dist.staleness);
+  return options;
+}
+
+// Everything the nodes of one run share (in process: one object for all threads).
+struct Run {
+  const Config& config;
+  const TrainOptions& options;
+  const TrainEvents& events;
+  Data data;
+  std::unique_ptr<BatchPlan> plan;
+  std::int64_t total_steps = 0;
+  std::int64_t start_step = 0;
+  std::optional<Checkpoint> resume;
+  std::unique_ptr<MetricsWriter> metrics;
+  int threads_per_node = 1;
+  TrainResult result;  // written by worker 0
+};
+
+std::unique_ptr<Strategy> make_strategy(const Run& run, Communicator& world, Communicator& workers,
+                                        Sequential& model) {
+  const Config& config = run.config;
+  const std::string& kind = config.dist.strategy;
+  if (kind == "ps") return std::make_unique<ParameterServerWorker>(world, model.parameters().numel(), ps_options(config));
+  if (kind == "local-sgd") {
+    return std::make_unique<LocalSgdStrategy>(
+        workers, LocalSgdOptions{.local_steps = static_cast<int>(config.dist.local_steps),
+                                 .outer_lr = static_cast<float>(config.dist.outer_lr),
+                                 .outer_momentum = static_cast<float>(config.dist.outer_momentum),
+                                 .collective = collective_options(config)});
+  }
+  if (kind == "gossip") {
+    return std::make_unique<GossipStrategy>(
+        workers, GossipOptions{.graph = parse_gossip_graph(config.dist.graph).value_or(GossipGraph::kRing),
+                               .degree = static_cast<int>(config.dist.degree),
+                               .seed = config.train.seed,
+                               .collective = collective_options(config)});
+  }
+  std::vector<GradsReady> layers;
+  for (std::size_t i = 0; i < model.layer_count(); ++i) layers.push_back(model.parameter_range(i));
+  AllreduceOptions options;
+  options.bucket_bytes = static_cast<std::size_t>(config.dist.bucket_mb * (1 << 20));
+  options.collective = collective_options(config);
+  return std::make_unique<AllreduceStrategy>(workers, std::move(layers), options);
+}
+
+// Test loss and accuracy of `model` over the whole of `data`, in batches.
+EvalReport evaluate(Sequential& model, const Dataset& data) {
+  constexpr std::int64_t kBatch = 1000;
+  SoftmaxCrossEntropy loss_fn;
+  double loss_sum = 0.0;
+  std::int64_t correct = 0;
+  std::vector<std::int64_t> indices;
+  std::vector<std::int32_t> labels;
+  std::vector<std::int64_t> argmax;
+  for (std::int64_t begin = 0; begin < data.size(); begin += kBatch) {
+    const std::int64_t n = std::min(kBatch, data.size() - begin);
+    indices.resize(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) indices[static_cast<std::size_t>(i)] = begin + i;
+    Tensor inputs = Tensor::empty(data.sample_shape().prepend(n));
+    labels.resize(static_cast<std::size_t>(n));
+    data.fill(indices, inputs, labels);
+    const Tensor& logits = model.forward(inputs);
+    loss_sum += static_cast<double>(loss_fn.forward(logits, labels)) * static_cast<double>(n);
+    Tensor best = Tensor::empty({n});
+    row_max_forward(logits, best, argmax);
+    for (std::int64_t i = 0; i < n; ++i) correct += argmax[static_cast<std::size_t>(i)] == labels[static_cast<std::size_t>(i)];
+  }
+  EvalReport report;
+  report.examples = data.size();
+  report.loss = loss_sum / static_cast<double>(std::max<std::int64_t>(1, data.size()));
+  report.accuracy = static_cast<double>(correct) / static_cast<double>(std::max<std::int64_t>(1, data.size()));
+  return report;
+}
+
+// One worker's training loop.
+class Worker {
+ public:
+  Worker(Run& run, Communicator& world, Communicator& workers)
+      : run_(run), config_(run.config), world_(world), workers_(workers), rank_(workers.rank()) {}
+
+  Status run();
+
+ private:
+  Status prepare();
+  Status step(std::int64_t step);
+  Result<double> reported_loss(double local_loss, std::int64_t local_examples, std::int64_t global_examples);
+  void after_step(std::int64_t step, double loss, float lr);
+  Status maybe_evaluate_and_checkpoint(std::int64_t step, bool last);
+  void log_stats(std::int64_t step, double loss, float lr, double rate);
+  bool reporting() const { return rank_ == 0; }
+
+  Run& run_;
+  const Config& config_;
+  Communicator& world_;
+  Communicator& workers_;
+  int rank_;
+  std::optional<Sequential> model_;
+  std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<Strategy> strategy_;
+  std::optional<LrSchedule> schedule_;
+  SoftmaxCrossEntropy loss_fn_;
+  std::vector<std::int64_t> indices_;
+  std::vector<std::int32_t> labels_;
+  Tensor inputs_, dlogits_;
+  double train_seconds_ = 0.0;
+  std::int64_t window_samples_ = 0;
+  double window_seconds_ = 0.0;
+  std::int64_t total_samples_ = 0;
+};
+
+Status Worker::prepare() {
+  Result<Sequential> model = build_model(config_, run_.data.train->sample_shape(), run_.data.train->classes());
+  if (!model.is_ok()) return model.status();
+  model_.emplace(std::move(*model));
+  Parameters& params = model_->parameters();
+  optimizer_ = build_optimizer(config_, params.specs(), 0, params.numel());
+  if (run_.resume) {
+    if (Status s = restore_run_state(*run_.resume, params, optimizer_.get()); !s.is_ok()) return s;
+  }
+  schedule_.emplace(build_schedule(config_, run_.total_steps));
+  strategy_ = make_strategy(run_, world_, workers_, *model_);
+  if (reporting() && run_.events.on_note) run_.events.on_note(strategy_->describe());
+  return strategy_->start(params, *optimizer_);
+}
+
+Status Worker::run() {
+  omp_set_num_threads(run_.threads_per_node);
+  if (Status s = prepare(); !s.is_ok()) return s;
+  for (std::int64_t step = run_.start_step; step < run_.total_steps; ++step) {
+    if (Status s = this->step(step); !s.is_ok()) return s;
+    if (Status s = maybe_evaluate_and_checkpoint(step, step + 1 == run_.total_steps); !s.is_ok()) return s;
+  }
+  if (Status s = strategy_->finish(model_->parameters(), *optimizer_); !s.is_ok()) return s;
+  if (reporting()) {
+    // The strategy's last word (a final average) changes the model: evaluate what it left.
+    run_.result.last_eval = evaluate(*model_, *run_.data.test);
+    run_.result.last_eval->step = run_.total_steps;
+    run_.result.last_eval->epoch = run_.plan->epoch_of(std::max<std::int64_t>(0, run_.total_steps - 1));
+    if (run_.events.on_eval) run_.events.on_eval(*run_.result.last_eval);
+    if (run_.metrics) {
+      run_.metrics->write({{"kind", "eval"}, {"step", run_.total_steps}, {"loss", run_.result.last_eval->loss},
+                           {"accuracy", run_.result.last_eval->accuracy}, {"final", true}});
+    }
+    const Tensor& values = model_->parameters().values();
+    run_.result.parameters.assign(values.span().begin(), values.span().end());
+    run_.result.samples_per_s = train_seconds_ > 0 ? static_cast<double>(total_samples_) / train_seconds_ : 0.0;
+  }
+  return Status::ok();
+}
+
+Status Worker::step(std::int64_t step) {
+  const auto started = Clock::now();
+  const Dataset& data = *run_.data.train;
+  run_.plan->node_indices(step, rank_, indices_);
+  const auto local = static_cast<std::int64_t>(indices_.size());
+  const std::int64_t global = run_.plan->global_batch_size(step);
+  const float lr = schedule_->at(step);
+  Parameters& params = model_->parameters();
+  params.zero_grads();
+  strategy_->begin_step(StepInfo{step, lr, local, global});
+  double local_loss = 0.0;
+  if (local > 0) {
+    if (!inputs_.defined() || inputs_.dim(0) != local) {
+      inputs_ = Tensor::empty(data.sample_shape().prepend(local));
+      dlogits_ = Tensor::empty({local, data.classes()});
+    }
+    labels_.resize(static_cast<std::size_t>(local));
+    data.fill(indices_, inputs_, labels_);
+    const Tensor& logits = model_->forward(inputs_);
+    local_loss = loss_fn_.forward(logits, labels_);
+    loss_fn_.backward(logits, labels_, dlogits_);
+    model_->backward(dlogits_, [&](const GradsReady& ready) { strategy_->on_grads_ready(ready); });
+  } else {
+    // No examples for this node this step (a batch smaller than the world): a zero gradient,
+    // still announced layer by layer so the exchange proceeds.
+    for (std::size_t i = model_->layer_count(); i-- > 0;) strategy_->on_grads_ready(model_->parameter_range(i));
+  }
+  if (Status s = strategy_->finish_step(params, *optimizer_); !s.is_ok()) return s;
+  Result<double> loss = reported_loss(local_loss, local, global);
+  if (!loss.is_ok()) return loss.status();
+  const double seconds = seconds_since(started);
+  train_seconds_ += seconds;
+  window_seconds_ += seconds;
+  window_samples_ += global;
+  total_samples_ += global;
+  after_step(step, *loss, lr);
+  return Status::ok();
+}
+
+// The step's loss over the global batch (synchronous strategies) or this worker's own.
+Result<double> Worker::reported_loss(double local_loss, std::int64_t local_examples, std::int64_t global_examples) {
+  if (!is_synchronous(config_) || workers_.world_size() == 1) return local_loss;
+  double weighted = local_loss * static_cast<double>(local_examples) / static_cast<double>(global_examples);
+  CollectiveOptions options;
+  options.algorithm = AllreduceAlgorithm::kHalvingDoubling;
+  if (Status s = allreduce(workers_, std::span<double>(&weighted, 1), ReduceOp::kSum, options); !s.is_ok()) return s;
+  return weighted;
+}
+
+void Worker::after_step(std::int64_t step, double loss, float lr) {
+  if (reporting()) run_.result.losses.push_back(loss);
+  const bool log = (step + 1) % config_.train.log_every == 0 || step + 1 == run_.total_steps;
+  const double rate = window_seconds_ > 0 ? static_cast<double>(window_samples_) / window_seconds_ : 0.0;
+  if (log) log_stats(step, loss, lr, rate);
+  if (reporting() && run_.events.on_step) {
+    run_.events.on_step(StepReport{step, run_.total_steps, run_.plan->epoch_of(step), loss, lr, rate, train_seconds_});
+  }
+  if (log) {
+    window_samples_ = 0;
+    window_seconds_ = 0.0;
+  }
+}
+
+void Worker::log_stats(std::int64_t step, double loss, float lr, double rate) {
+  if (!run_.metrics) return;
+  const CommunicatorStats stats = strategy_->stats();
+  run_.metrics->write({{"kind", "step"},
+                       {"node", world_.transport().rank()},
+                       {"step", step},
+                       {"epoch", run_.plan->epoch_of(step)},
+                       {"loss", loss},
+                       {"lr", lr},
+                       {"samples_per_s", rate},
+                       {"elapsed_s", train_seconds_},
+                       {"bytes_sent", stats.bytes_sent},
+                       {"bytes_received", stats.bytes_received},
+                       {"messages_sent", stats.messages_sent},
+                       {"messages_received", stats.messages_received},
+                       {"wait_s", strategy_->wait_seconds()}});
+}
+
+Status Worker::maybe_evaluate_and_checkpoint(std::int64_t step, bool last) {
+  if (!reporting()) return Status::ok();
+  const std::int64_t done = step + 1;
+  const bool epoch_end = done % run_.plan->steps_per_epoch() == 0;
+  const bool evaluate_now = config_.train.eval_every > 0 ? done % config_.train.eval_every == 0 : epoch_end;
+  if (evaluate_now && !last) {  // the last evaluation follows strategy.finish()
+    EvalReport report = evaluate(*model_, *run_.data.test);
+    report.step = done;
+    report.epoch = run_.plan->epoch_of(step);
+    run_.result.last_eval = report;
+    if (run_.events.on_eval) run_.events.on_eval(report);
+    if (run_.metrics) {
+      run_.metrics->write({{"kind", "eval"}, {"step", done}, {"epoch", report.epoch}, {"loss", report.loss},
+                           {"accuracy", report.accuracy}});
+    }
+  }
+  const std::int64_t every = config_.checkpoint.every;
+  if (!last && !(every > 0 && done % every == 0)) return Status::ok();
+  const std::filesystem::path root = std::filesystem::path(config_.train.out) / "checkpoints";
+  const bool with_optimizer_state = !is_parameter_server(config_);  // a server's state stays on the server
+  Checkpoint checkpoint = capture_run_state(config_, done, run_.plan->epoch_of(step), model_->parameters(),
+                                            with_optimizer_state ? optimizer_.get() : nullptr,
+                                            static_cast<int>(config_.train.workers));
+  if (Status s = write_checkpoint(root, done, checkpoint, static_cast<int>(config_.checkpoint.keep)); !s.is_ok()) {
+    return s;
+  }
+  if (run_.events.on_note) run_.events.on_note(fmt::format("checkpoint of step {} written to {}", done, root.string()));
+  return Status::ok();
+}
+
+// A parameter-server shard: initial parameters from the seed (or the checkpoint resumed).
+Status run_server(Run& run, Communicator& world) {
+  Result<Sequential> model = build_model(run.config, run.data.train->sample_shape(), run.data.train->classes());
+  if (!model.is_ok()) return model.status();
+  Parameters& params = model->parameters();
+  if (run.resume) {
+    if (Status s = restore_run_state(*run.resume, params, nullptr); !s.is_ok()) return s;
+  }
+  const std::vector<ParamSpec> specs = params.specs();
+  return run_parameter_server(
+      world, params.values().span(),
+      [&](std::int64_t offset, std::int64_t count) { return build_optimizer(run.config, specs, offset, count); },
+      ps_options(run.config));
+}
+
+Status run_node(Run& run, Communicator& world) {
+  const int workers = static_cast<int>(run.config.train.workers);
+  if (world.rank() >= workers) return run_server(run, world);
+  if (world.world_size() == workers) {
+    Worker worker(run, world, world);
+    return worker.run();
+  }
+  std::vector<int> members(static_cast<std::size_t>(workers));
+  for (int r = 0; r < workers; ++r) members[static_cast<std::size_t>(r)] = r;
+  Communicator worker_group = world.subgroup(members, 1);
+  Worker worker(run, world, worker_group);
+  return worker.run();
+}
+
+Status check_supported(const Config& config) {
+  const std::string& s = config.dist.strategy;
+  if (s == "pipeline") {
+    return Status::unimplemented("dist.strategy = \"pipeline\" is not built yet; use allreduce, ps, local-sgd or gossip");
+  }
+  if (config.dist.transport == "sim") {
+    return Status::unimplemented("dist.transport = \"sim\" is not built yet; use inproc or mpi");
+  }
+  if (config.dist.codec != "identity") {
+    return Status::unimplemented(fmt::format("dist.codec = \"{}\" is not built yet; use identity", config.dist.codec));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<TrainResult> train(const Config& config, const TrainOptions& options, const TrainEvents& events) {
+  if (Status s = validate(config); !s.is_ok()) return s;
+  if (Status s = check_supported(config); !s.is_ok()) return s;
+  Result<Data> data = load_data(config);
+  if (!data.is_ok()) return data.status();
+  Run run{config, options, events, std::move(*data)};
+  const int workers = static_cast<int>(config.train.workers);
+  run.plan = std::make_unique<BatchPlan>(run.data.train->size(), config.train.batch, workers, config.train.seed);
+  run.total_steps = config.train.iters > 0 ? config.train.iters : config.train.epochs * run.plan->steps_per_epoch();
+  if (!options.resume.empty()) {
+    Result<Checkpoint> checkpoint = read_checkpoint(options.resume);
+    if (!checkpoint.is_ok()) return checkpoint.status();
+    Result<std::int64_t> step = checkpoint_step(*checkpoint);
+    if (!step.is_ok()) return step.status();
+    run.start_step = *step;
+    run.resume = std::move(*checkpoint);
+    if (events.on_note) {
+      events.on_note(fmt::format("resumed from {} at step {} of {}", options.resume.string(), run.start_step,
+                                 run.total_steps));
+    }
+  }
+
+  LaunchOptions launch;
+  launch.transport = parse_transport_kind(config.dist.transport).value_or(TransportKind::kInproc);
+  launch.world_size = workers + (is_parameter_server(config) ? static_cast<int>(config.dist.servers) : 0);
+  launch.communicator.trace = options.trace;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  run.threads_per_node = config.train.threads > 0 ? static_cast<int>(config.train.threads)
+                                                  : std::max(1, cores / std::max(1, workers));
+  set_blas_threads(run.threads_per_node);
+
+  // In process every node writes to one metrics file; on mpi each process to its own.
+  const std::filesystem::path out(config.train.out);
+  if (launch.transport == TransportKind::kInproc) {
+    Result<std::unique_ptr<MetricsWriter>> metrics = MetricsWriter::open(out / "metrics.jsonl");
+    if (!metrics.is_ok()) return metrics.status();
+    run.metrics = std::move(*metrics);
+  }
+  bool reporting_here = false;
+  Status status = run_nodes(launch, [&](Communicator& world) -> Status {
+    if (world.rank() == 0) reporting_here = true;
+    if (launch.transport == TransportKind::kMpi) {
+      const std::string name = world.rank() == 0 ? "metrics.jsonl" : fmt::format("metrics.rank-{}.jsonl", world.rank());
+      Result<std::unique_ptr<MetricsWriter>> metrics = MetricsWriter::open(out / name);
+      if (!metrics.is_ok()) return metrics.status();
+      run.metrics = std::move(*metrics);
+    }
+    return run_node(run, world);
+  });
+  if (!status.is_ok()) return status;
+  run.result.steps = run.total_steps - run.start_step;
+  run.result.is_reporting_rank = reporting_here;
+  return std::move(run.result);
+}
+
+Result<EvalReport> evaluate_checkpoint(const std::filesystem::path& path, const Config* override_config) {
+  Result<Checkpoint> checkpoint = read_checkpoint(path);
+  if (!checkpoint.is_ok()) return checkpoint.status();
+  Result<Config> config = override_config ? Result<Config>(*override_config) : checkpoint_config(*checkpoint);
+  if (!config.is_ok()) return config.status();
+  Result<Data> data = load_data(*config);
+  if (!data.is_ok()) return data.status();
+  Result<Sequential> model = build_model(*config, data->train->sample_shape(), data->train->classes());
+  if (!model.is_ok()) return model.status();
+  if (Status s = restore_run_state(*checkpoint, model->parameters(), nullptr); !s.is_ok()) return s;
+  Result<std::int64_t> step = checkpoint_step(*checkpoint);
+  EvalReport report = evaluate(*model, *data->test);
+  report.step = step.is_ok() ? *step : 0;
+  return report;
+}
+
+}  // namespace courier

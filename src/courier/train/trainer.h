@@ -1,0 +1,67 @@
+// The trainer: runs the nodes a config describes (data-parallel workers, and parameter
+// servers for the ps strategy) on inproc threads or as MPI ranks, each worker reading its
+// own shard of every global batch:
+//   forward, loss, zero grads, backward (telling the strategy as each layer's gradients are
+//   ready), strategy.finish_step (exchange and update), then metrics, evaluation, checkpoints.
+// Deterministic for a given seed and world size.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "courier/comm/trace.h"
+#include "courier/core/status.h"
+#include "courier/train/config.h"
+
+namespace courier {
+
+struct StepReport {
+  std::int64_t step = 0;         // the step just finished, from 0
+  std::int64_t total_steps = 0;
+  std::int64_t epoch = 0;        // from 0
+  double loss = 0.0;             // the global batch's for synchronous strategies, worker 0's own otherwise
+  float lr = 0.0f;
+  double samples_per_s = 0.0;    // over all workers, since the last report
+  double elapsed_s = 0.0;        // training time so far (evaluation and checkpoints excluded)
+};
+
+struct EvalReport {
+  std::int64_t step = 0;
+  std::int64_t epoch = 0;
+  double loss = 0.0;
+  double accuracy = 0.0;
+  std::int64_t examples = 0;
+};
+
+// Called on worker 0's thread (on mpi: in the process of rank 0 only).
+struct TrainEvents {
+  std::function<void(const StepReport&)> on_step;
+  std::function<void(const EvalReport&)> on_eval;
+  std::function<void(const std::string&)> on_note;  // one-off lines: what runs, checkpoints written, resumes
+};
+
+struct TrainOptions {
+  std::filesystem::path resume;  // a checkpoint root or step directory; empty: start fresh
+  Trace* trace = nullptr;        // records every message when set
+};
+
+struct TrainResult {
+  std::int64_t steps = 0;                // steps run by this invocation
+  std::vector<double> losses;            // every step's reported loss
+  std::optional<EvalReport> last_eval;
+  std::vector<float> parameters;         // worker 0's final flat parameters
+  double samples_per_s = 0.0;            // training samples a second over the run (all workers)
+  bool is_reporting_rank = false;        // false on the other MPI ranks, whose result is empty
+};
+
+// Trains as `config` says. Fails with a Status naming what is wrong (a missing data file, a
+// dead node, a corrupt checkpoint); never exits.
+Result<TrainResult> train(const Config& config, const TrainOptions& options = {}, const TrainEvents& events = {});
+
+// Test metrics of a checkpoint on the config's test data (`courier eval`).
+Result<EvalReport> evaluate_checkpoint(const std::filesystem::path& checkpoint, const Config* override_config = nullptr);
+
+}  // namespace courier

@@ -1,0 +1,145 @@
+// `courier train` and `courier eval` on bad input: each a message naming the problem and the
+// next step, a non-zero exit, and nothing already saved lost. Plus one short real run.
+#include <filesystem>
+#include <fstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "testutil/subprocess.h"
+
+namespace courier::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+namespace fs = std::filesystem;
+
+const fs::path kConfigs = fs::path(COURIER_SOURCE_DIR) / "configs";
+constexpr const char* kFashionMnist = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
+
+ProcessResult courier(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{courier_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_process(argv, std::chrono::seconds(240));
+}
+
+fs::path scratch(const std::string& name) {
+  const fs::path dir = fs::path(::testing::TempDir()) / ("courier_train_cli_" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+std::string mlp() { return (kConfigs / "fashion-mlp.toml").string(); }
+
+TEST(TrainCli, MissingDataFileNamesThePathAndHowToGetIt) {
+  ProcessResult r = courier({"train", mlp(), "--set", "data.path=/nonexistent/fashion", "--set",
+                             "train.out=" + (scratch("missing") / "run").string()});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("/nonexistent/fashion"));
+  EXPECT_THAT(r.err, HasSubstr("make data"));
+}
+
+TEST(TrainCli, MalformedTomlNamesTheFileAndLine) {
+  const fs::path config = scratch("malformed") / "bad.toml";
+  std::ofstream(config) << "[train]\nlr = 0.001\nepochs = \n";
+  ProcessResult r = courier({"train", config.string()});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("bad.toml"));
+  EXPECT_THAT(r.err, HasSubstr("bad.toml:3:"));  // file:line:column
+}
+
+TEST(TrainCli, UnknownKeyNamesItAndTheClosestValidKey) {
+  ProcessResult r = courier({"train", mlp(), "--set", "train.lrr=0.01"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("train.lrr"));
+  EXPECT_THAT(r.err, HasSubstr("train.lr"));
+
+  const fs::path config = scratch("unknown") / "typo.toml";
+  std::ofstream(config) << "[dist]\nstrategie = \"ps\"\n";
+  r = courier({"train", config.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("dist.strategie"));
+  EXPECT_THAT(r.err, HasSubstr("dist.strategy"));
+}
+
+TEST(TrainCli, NegativeLearningRateNamesTheKeyAndTheAllowedRange) {
+  ProcessResult r = courier({"train", mlp(), "--set", "train.lr=-0.001"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("train.lr"));
+  EXPECT_THAT(r.err, HasSubstr("-0.001"));
+  EXPECT_THAT(r.err, HasSubstr("> 0"));
+}
+
+TEST(TrainCli, TruncatedCheckpointIsRefusedNamingTheFileAndTheOlderOneStillWorks) {
+  if (!fs::exists(kFashionMnist)) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  const fs::path run = scratch("truncated") / "run";
+  ProcessResult r = courier({"train", mlp(), "--set", "train.workers=1", "--set", "train.iters=20", "--set",
+                             "checkpoint.every=10", "--set", "train.out=" + run.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const fs::path older = run / "checkpoints" / "step-00000010";
+  const fs::path newest = run / "checkpoints" / "step-00000020";
+  ASSERT_TRUE(fs::exists(older / "model.safetensors"));
+  const fs::path tensors = newest / "model.safetensors";
+  fs::resize_file(tensors, fs::file_size(tensors) - 100);
+
+  r = courier({"eval", (run / "checkpoints").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr(tensors.string()));
+  EXPECT_THAT(r.err, HasSubstr("truncated"));
+
+  r = courier({"train", mlp(), "--set", "train.workers=1", "--set", "train.iters=30", "--set",
+               "train.out=" + run.string(), "--resume", (run / "checkpoints").string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr(tensors.string()));
+
+  r = courier({"eval", older.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("step 10"));
+  EXPECT_THAT(r.out, HasSubstr("accuracy"));
+}
+
+TEST(TrainCli, EvalOfAMissingCheckpointSaysSo) {
+  ProcessResult r = courier({"eval", "/nonexistent/checkpoints"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("/nonexistent/checkpoints"));
+}
+
+TEST(TrainCli, UnbuiltStrategyOrTransportIsRefusedNamingTheAlternatives) {
+  ProcessResult r = courier({"train", mlp(), "--set", "dist.transport=sim"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("sim"));
+  EXPECT_THAT(r.err, HasSubstr("inproc"));
+}
+
+TEST(TrainCli, ShortRunPrintsProgressWritesMetricsAndEvaluates) {
+  if (!fs::exists(kFashionMnist)) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  const fs::path run = scratch("short") / "run";
+  ProcessResult r = courier({"train", mlp(), "--set", "train.workers=2", "--set", "train.iters=60", "--set",
+                             "train.log_every=20", "--set", "train.out=" + run.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("step 60/60"));
+  EXPECT_THAT(r.out, HasSubstr("test accuracy"));
+  std::ifstream metrics(run / "metrics.jsonl");
+  std::string line;
+  int steps = 0;
+  int evals = 0;
+  while (std::getline(metrics, line)) {
+    if (line.find("\"kind\":\"step\"") != std::string::npos) {
+      ++steps;
+      for (const char* key : {"\"loss\"", "\"samples_per_s\"", "\"bytes_sent\"", "\"bytes_received\"", "\"wait_s\""}) {
+        EXPECT_THAT(line, HasSubstr(key));
+      }
+    }
+    if (line.find("\"kind\":\"eval\"") != std::string::npos) ++evals;
+  }
+  EXPECT_EQ(steps, 2 * 3) << "3 logged steps, one record per node";
+  EXPECT_EQ(evals, 1);
+  r = courier({"eval", (run / "checkpoints").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("step 60"));
+}
+
+}  // namespace
+}  // namespace courier::testing

@@ -1,0 +1,319 @@
+// The strategies on the in-process transport with a small MLP and synthetic data: allreduce
+// equals one big batch, buckets overlap backward, BSP equals allreduce, SSP never exceeds
+// its bound with a 3x slower worker, local SGD and gossip end with one model.
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "courier/comm/topology.h"
+#include "courier/comm/trace.h"
+#include "courier/nn/linear.h"
+#include "courier/nn/relu.h"
+#include "courier/nn/softmax_cross_entropy.h"
+#include "courier/train/optim/adam.h"
+#include "courier/train/strategies/allreduce.h"
+#include "courier/train/strategies/gossip.h"
+#include "courier/train/strategies/local_sgd.h"
+#include "courier/train/strategies/parameter_server.h"
+#include "testutil/spawn_ranks.h"
+
+namespace courier::testing {
+namespace {
+
+constexpr std::int64_t kInputs = 12;
+constexpr std::int64_t kClasses = 4;
+
+Sequential small_mlp() {
+  Sequential model;
+  model.add<Linear>(kInputs, 16);
+  model.add<Relu>();
+  model.add<Linear>(16, 8);
+  model.add<Relu>();
+  model.add<Linear>(8, kClasses);
+  Rng rng(7);
+  model.setup({kInputs}, rng);
+  return model;
+}
+
+// Example i of a fixed synthetic task: inputs from the seed, label from a fixed rule.
+void example(std::int64_t i, float* inputs, std::int32_t& label) {
+  Rng rng(1234, static_cast<std::uint64_t>(i) + 1);
+  float sum = 0.0f;
+  for (std::int64_t k = 0; k < kInputs; ++k) {
+    inputs[k] = rng.uniform(-1.0f, 1.0f);
+    sum += inputs[k] * static_cast<float>(k % 3);
+  }
+  label = static_cast<std::int32_t>(std::abs(static_cast<int>(sum * 2.0f)) % kClasses);
+}
+
+// One worker: `steps` steps of global batch `global`, this worker reading slice `rank` of
+// `world` slices. Returns the losses of its slices.
+std::vector<double> train_worker(Strategy& strategy, Sequential& model, int rank, int world, std::int64_t global,
+                                 int steps, int extra_forwards = 0) {
+  Adam optimizer(model.parameters().numel(), AdamOptions{});
+  EXPECT_TRUE(strategy.start(model.parameters(), optimizer).is_ok());
+  SoftmaxCrossEntropy loss_fn;
+  const std::int64_t local = global / world;
+  Tensor inputs = Tensor::empty({local, kInputs});
+  Tensor dlogits = Tensor::empty({local, kClasses});
+  std::vector<std::int32_t> labels(static_cast<std::size_t>(local));
+  std::vector<double> losses;
+  for (int step = 0; step < steps; ++step) {
+    for (std::int64_t j = 0; j < local; ++j) {
+      example(step * global + rank * local + j, inputs.data() + j * kInputs, labels[static_cast<std::size_t>(j)]);
+    }
+    for (int k = 0; k < extra_forwards; ++k) model.forward(inputs);  // a slower worker
+    model.parameters().zero_grads();
+    strategy.begin_step(StepInfo{step, 1e-2f, local, global});
+    const Tensor& logits = model.forward(inputs);
+    losses.push_back(loss_fn.forward(logits, labels));
+    loss_fn.backward(logits, labels, dlogits);
+    model.backward(dlogits, [&](const GradsReady& ready) { strategy.on_grads_ready(ready); });
+    Status status = strategy.finish_step(model.parameters(), optimizer);
+    EXPECT_TRUE(status.is_ok()) << status.to_string();
+    if (!status.is_ok()) break;
+  }
+  EXPECT_TRUE(strategy.finish(model.parameters(), optimizer).is_ok());
+  return losses;
+}
+
+std::vector<GradsReady> layer_ranges(const Sequential& model) {
+  std::vector<GradsReady> layers;
+  for (std::size_t i = 0; i < model.layer_count(); ++i) layers.push_back(model.parameter_range(i));
+  return layers;
+}
+
+std::vector<float> values_of(Sequential& model) {
+  const auto span = model.parameters().values().span();
+  return {span.begin(), span.end()};
+}
+
+TEST(AllreduceStrategy, NWorkersOfBatchBEqualOneWorkerOfBatchNB) {
+  constexpr int kSteps = 30;
+  constexpr std::int64_t kGlobal = 32;
+  Sequential single = small_mlp();
+  std::vector<double> reference;
+  spawn_communicators(1, [&](Communicator& comm) {
+    AllreduceStrategy strategy(comm, layer_ranges(single), AllreduceOptions{});
+    reference = train_worker(strategy, single, 0, 1, kGlobal, kSteps);
+  });
+  const std::vector<float> expected = values_of(single);
+  for (int n : {2, 4}) {
+    std::vector<std::vector<float>> finals(static_cast<std::size_t>(n));
+    spawn_communicators(n, [&](Communicator& comm) {
+      Sequential model = small_mlp();
+      AllreduceOptions options;
+      options.bucket_bytes = 256;  // several buckets
+      AllreduceStrategy strategy(comm, layer_ranges(model), options);
+      train_worker(strategy, model, comm.rank(), n, kGlobal, kSteps);
+      finals[static_cast<std::size_t>(comm.rank())] = values_of(model);
+    });
+    for (int r = 1; r < n; ++r) EXPECT_EQ(finals[static_cast<std::size_t>(r)], finals[0]) << "replicas diverged";
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      ASSERT_NEAR(finals[0][i], expected[i], 1e-5 * std::max(1.0f, std::abs(expected[i]))) << n << " workers, param " << i;
+    }
+  }
+}
+
+// Sends of allreduce buckets (the ring's tag; the start's broadcast uses another).
+std::vector<TraceRecord> bucket_sends(const Trace& trace) {
+  std::vector<TraceRecord> sends;
+  for (const TraceRecord& r : trace.records()) {
+    if (r.event == TraceEvent::kSend && (r.tag & ((std::uint64_t{1} << 48) - 1)) == kUserTagLimit + 3) sends.push_back(r);
+  }
+  return sends;
+}
+
+TEST(AllreduceStrategy, BucketsFollowReverseLayerOrderAndStartBeforeBackwardEnds) {
+  AllreduceOptions options;
+  options.bucket_bytes = 100;
+  options.collective.algorithm = AllreduceAlgorithm::kRing;
+  Trace trace;
+  std::atomic<std::int64_t> first_layer_ready_ns{0};
+  spawn_communicators(
+      2,
+      [&](Communicator& comm) {
+        Sequential replica = small_mlp();
+        AllreduceStrategy strategy(comm, layer_ranges(replica), options);
+        // Bucket 0 holds the last layer; bucket ranges tile the buffer from the end.
+        ASSERT_GE(strategy.buckets().size(), 3u);
+        EXPECT_EQ(strategy.buckets().front().offset + strategy.buckets().front().count, replica.parameters().numel());
+        EXPECT_EQ(strategy.buckets().back().offset, 0);
+        Adam optimizer(replica.parameters().numel(), AdamOptions{});
+        ASSERT_TRUE(strategy.start(replica.parameters(), optimizer).is_ok());
+        Tensor inputs = Tensor::full({4, kInputs}, 0.5f);
+        std::vector<std::int32_t> labels = {0, 1, 2, 3};
+        SoftmaxCrossEntropy loss_fn;
+        Tensor dlogits = Tensor::empty({4, kClasses});
+        replica.parameters().zero_grads();
+        strategy.begin_step(StepInfo{0, 1e-2f, 4, 8});
+        const Tensor& logits = replica.forward(inputs);
+        loss_fn.backward(logits, labels, dlogits);
+        replica.backward(dlogits, [&](const GradsReady& ready) {
+          if (ready.layer == 0 && comm.rank() == 0) {
+            // Give the communication thread time to show it runs during backward: wait until
+            // the last layer's bucket has been sent, bounded by a deadline.
+            const Deadline deadline = Deadline::after(real_clock(), std::chrono::seconds(10));
+            while (!deadline.expired(real_clock()) && bucket_sends(trace).empty()) std::this_thread::yield();
+            first_layer_ready_ns = real_clock().now().count();
+          }
+          strategy.on_grads_ready(ready);
+        });
+        ASSERT_TRUE(strategy.finish_step(replica.parameters(), optimizer).is_ok());
+      },
+      CommunicatorOptions{.trace = &trace});
+  // The last layer's bucket went out before layer 0 (the end of backward) reported ready.
+  std::int64_t first_send = std::numeric_limits<std::int64_t>::max();
+  for (const TraceRecord& r : bucket_sends(trace)) first_send = std::min(first_send, r.time_ns);
+  EXPECT_LT(first_send, first_layer_ready_ns.load());
+}
+
+TEST(ParameterServer, BspEqualsAllreduce) {
+  constexpr int kSteps = 20, kWorkers = 2;
+  constexpr std::int64_t kGlobal = 16;
+  std::vector<float> allreduce_result, ps_result;
+  spawn_communicators(kWorkers, [&](Communicator& comm) {
+    Sequential model = small_mlp();
+    AllreduceStrategy strategy(comm, layer_ranges(model), AllreduceOptions{});
+    train_worker(strategy, model, comm.rank(), kWorkers, kGlobal, kSteps);
+    if (comm.rank() == 0) allreduce_result = values_of(model);
+  });
+  for (int servers : {1, 3}) {
+    ParameterServerOptions options{.workers = kWorkers, .servers = servers, .sync = SyncMode::kBsp};
+    spawn_communicators(kWorkers + servers, [&](Communicator& comm) {
+      Sequential model = small_mlp();
+      if (comm.rank() >= kWorkers) {
+        ASSERT_TRUE(run_parameter_server(
+                        comm, model.parameters().values().span(),
+                        [](std::int64_t, std::int64_t count) { return std::make_unique<Adam>(count, AdamOptions{}); },
+                        options)
+                        .is_ok());
+        return;
+      }
+      ParameterServerWorker strategy(comm, model.parameters().numel(), options);
+      train_worker(strategy, model, comm.rank(), kWorkers, kGlobal, kSteps);
+      if (comm.rank() == 0) ps_result = values_of(model);
+    });
+    ASSERT_EQ(ps_result.size(), allreduce_result.size());
+    for (std::size_t i = 0; i < ps_result.size(); ++i) {
+      ASSERT_NEAR(ps_result[i], allreduce_result[i], 1e-5 * std::max(1.0f, std::abs(allreduce_result[i])))
+          << servers << " servers, param " << i;
+    }
+  }
+}
+
+// Runs 3 workers (worker 2 three times slower) against 1 server and records, for every
+// answered pull, the puller's clock and the slowest worker's clock at that moment.
+struct PullLog {
+  std::mutex mutex;
+  std::vector<std::pair<std::int64_t, std::int64_t>> pulls;  // (clock, slowest)
+};
+
+void run_async(SyncMode mode, int staleness, PullLog& log) {
+  constexpr int kWorkers = 3, kSteps = 40;
+  ParameterServerOptions options{.workers = kWorkers, .servers = 1, .sync = mode, .staleness = staleness};
+  ServerObserver observer;
+  observer.on_pull_answered = [&](int, std::int64_t clock, std::int64_t slowest) {
+    std::lock_guard lock(log.mutex);
+    log.pulls.emplace_back(clock, slowest);
+  };
+  spawn_communicators(kWorkers + 1, [&](Communicator& comm) {
+    Sequential model = small_mlp();
+    if (comm.rank() == kWorkers) {
+      ASSERT_TRUE(run_parameter_server(
+                      comm, model.parameters().values().span(),
+                      [](std::int64_t, std::int64_t count) { return std::make_unique<Adam>(count, AdamOptions{}); },
+                      options, observer)
+                      .is_ok());
+      return;
+    }
+    ParameterServerWorker strategy(comm, model.parameters().numel(), options);
+    // Worker 2 does its forward pass three times more (and so 3x the step time, roughly).
+    train_worker(strategy, model, comm.rank(), kWorkers, 3 * 64, kSteps, comm.rank() == 2 ? 200 : 0);
+  });
+}
+
+TEST(ParameterServer, SspNeverExceedsItsBoundWithAThreeTimesSlowerWorker) {
+  constexpr int kStaleness = 3;
+  PullLog log;
+  run_async(SyncMode::kSsp, kStaleness, log);
+  ASSERT_FALSE(log.pulls.empty());
+  std::int64_t largest_lead = 0;
+  for (const auto& [clock, slowest] : log.pulls) {
+    EXPECT_GE(slowest, clock - kStaleness) << "a worker at clock " << clock << " ran ahead of the slowest at " << slowest;
+    largest_lead = std::max(largest_lead, clock - slowest);
+  }
+  EXPECT_GT(largest_lead, 0) << "the fast workers never ran ahead: the test did not exercise staleness";
+}
+
+TEST(ParameterServer, AspLetsFastWorkersRunFarAhead) {
+  PullLog log;
+  run_async(SyncMode::kAsp, 0, log);
+  std::int64_t largest_lead = 0;
+  for (const auto& [clock, slowest] : log.pulls) largest_lead = std::max(largest_lead, clock - slowest);
+  EXPECT_GT(largest_lead, 3) << "ASP should not hold fast workers to any bound";
+}
+
+TEST(LocalSgd, AveragesEveryHStepsAndEndsWithOneModel) {
+  constexpr int kWorkers = 3, kH = 4, kSteps = 10;
+  std::vector<std::vector<float>> finals(kWorkers);
+  std::vector<std::uint64_t> messages(kWorkers);
+  spawn_communicators(kWorkers, [&](Communicator& comm) {
+    Sequential model = small_mlp();
+    LocalSgdOptions options{.local_steps = kH, .outer_lr = 0.7f, .outer_momentum = 0.9f};
+    options.collective.algorithm = AllreduceAlgorithm::kRing;
+    LocalSgdStrategy strategy(comm, options);
+    train_worker(strategy, model, comm.rank(), kWorkers, 3 * 8, kSteps);
+    finals[static_cast<std::size_t>(comm.rank())] = values_of(model);
+    messages[static_cast<std::size_t>(comm.rank())] = comm.stats().messages_sent;
+  });
+  for (int r = 1; r < kWorkers; ++r) EXPECT_EQ(finals[static_cast<std::size_t>(r)], finals[0]);
+  // Averages at steps 4 and 8 and a final one (10 % 4 != 0), each a ring allreduce:
+  // 2 (n - 1) messages a worker (the model fits one segment), after the start's broadcast.
+  const std::uint64_t per_average = 2 * (kWorkers - 1);
+  EXPECT_GE(messages[1], 3 * per_average);
+  EXPECT_LE(messages[1], 3 * per_average + 2);
+}
+
+TEST(Gossip, TalksOnlyToNeighboursAndConverges) {
+  constexpr int kWorkers = 5, kSteps = 12;
+  std::vector<std::vector<float>> finals(kWorkers);
+  std::vector<std::uint64_t> messages(kWorkers);
+  spawn_communicators(kWorkers, [&](Communicator& comm) {
+    Sequential model = small_mlp();
+    GossipStrategy strategy(comm, GossipOptions{.graph = GossipGraph::kRing});
+    train_worker(strategy, model, comm.rank(), kWorkers, 5 * 4, kSteps);
+    finals[static_cast<std::size_t>(comm.rank())] = values_of(model);
+    messages[static_cast<std::size_t>(comm.rank())] = comm.stats().messages_sent;
+  });
+  for (int r = 1; r < kWorkers; ++r) EXPECT_EQ(finals[static_cast<std::size_t>(r)], finals[0]);
+  // 2 neighbours a step on a ring, plus the start's broadcast and the final average.
+  EXPECT_GE(messages[2], 2u * kSteps);
+}
+
+TEST(Topology, GossipGraphs) {
+  Neighbours ring = gossip_neighbours(GossipGraph::kRing, 5, 0);
+  EXPECT_EQ(ring.receive_from, (std::vector<int>{1, 4}));
+  Neighbours torus = gossip_neighbours(GossipGraph::kTorus, 9, 4);
+  EXPECT_EQ(torus.receive_from, (std::vector<int>{1, 3, 5, 7}));
+  Neighbours exponential = gossip_neighbours(GossipGraph::kExponential, 8, 0);
+  EXPECT_EQ(exponential.send_to, (std::vector<int>{1, 2, 4}));
+  EXPECT_EQ(exponential.receive_from, (std::vector<int>{4, 6, 7}));
+  // A random k-regular graph is the same on every rank and symmetric.
+  for (int r = 0; r < 10; ++r) {
+    Neighbours n = gossip_neighbours(GossipGraph::kRandom, 10, r, 4, 99);
+    EXPECT_EQ(n.receive_from.size(), 4u);
+    for (int peer : n.receive_from) {
+      std::vector<int> back = gossip_neighbours(GossipGraph::kRandom, 10, peer, 4, 99).receive_from;
+      EXPECT_NE(std::find(back.begin(), back.end(), r), back.end()) << r << " <-> " << peer;
+    }
+  }
+  EXPECT_TRUE(gossip_neighbours(GossipGraph::kRing, 1, 0).receive_from.empty());
+  EXPECT_EQ(gossip_neighbours(GossipGraph::kRing, 2, 0).receive_from, (std::vector<int>{1}));
+}
+
+}  // namespace
+}  // namespace courier::testing

@@ -1,0 +1,118 @@
+// The trainer on Fashion-MNIST: allreduce with N workers equals one worker with the whole
+// batch, a resumed run equals an uninterrupted one bit for bit, and bad input is refused.
+// (Accuracy after whole epochs lives in trainer_accuracy_test.cc, labelled slow.)
+#include <filesystem>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "courier/train/checkpoint/checkpoint.h"
+#include "courier/train/data/idx.h"
+#include "courier/train/trainer.h"
+
+namespace courier {
+namespace {
+
+using ::testing::HasSubstr;
+
+bool have_fashion_mnist() { return std::filesystem::exists(std::filesystem::path(kFashionMnistDir) / "train-images-idx3-ubyte.gz"); }
+
+std::filesystem::path fresh_dir(const std::string& name) {
+  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / ("courier_trainer_" + name);
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
+Config mlp_config(const std::string& run, int workers, std::int64_t iters) {
+  Config config;
+  config.model.kind = "mlp";
+  config.train.workers = workers;
+  config.train.iters = iters;
+  config.train.batch = 128;
+  config.train.lr = 1e-3;
+  config.train.log_every = 1000;
+  config.train.eval_every = 100000;  // no evaluation during these short runs
+  config.train.out = fresh_dir(run).string();
+  return config;
+}
+
+TEST(Trainer, AllreduceOfNWorkersEqualsOneWorkerWithTheWholeBatch) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  Result<TrainResult> single = train(mlp_config("single", 1, 50));
+  ASSERT_TRUE(single.is_ok()) << single.status().to_string();
+  ASSERT_EQ(single->losses.size(), 50u);
+  for (int workers : {2, 4}) {
+    Result<TrainResult> parallel = train(mlp_config("parallel" + std::to_string(workers), workers, 50));
+    ASSERT_TRUE(parallel.is_ok()) << parallel.status().to_string();
+    ASSERT_EQ(parallel->losses.size(), 50u);
+    for (std::size_t i = 0; i < 50; ++i) {
+      EXPECT_NEAR(parallel->losses[i], single->losses[i], 1e-5 * single->losses[i])
+          << workers << " workers, step " << i;
+    }
+  }
+}
+
+TEST(Trainer, ResumedRunEqualsUninterruptedRunBitForBit) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  Config whole = mlp_config("whole", 2, 40);
+  Result<TrainResult> uninterrupted = train(whole);
+  ASSERT_TRUE(uninterrupted.is_ok()) << uninterrupted.status().to_string();
+
+  Config first_half = mlp_config("halves", 2, 20);  // stops after a checkpoint at step 20
+  ASSERT_TRUE(train(first_half).is_ok());
+  const std::filesystem::path step_20 = list_checkpoints(std::filesystem::path(first_half.train.out) / "checkpoints").back();
+  Config second_half = first_half;
+  second_half.train.iters = 40;
+  TrainOptions options;
+  options.resume = std::filesystem::path(first_half.train.out) / "checkpoints";
+  Result<TrainResult> resumed = train(second_half, options);
+  ASSERT_TRUE(resumed.is_ok()) << resumed.status().to_string();
+  EXPECT_EQ(resumed->steps, 20);
+  EXPECT_EQ(resumed->parameters, uninterrupted->parameters) << "resume must be bit-exact";
+
+  // Another world size continues from the same checkpoint.
+  Config wider = second_half;
+  wider.train.workers = 4;
+  wider.train.out = fresh_dir("wider").string();
+  options.resume = step_20;  // the root's latest is step 40 by now
+  Result<TrainResult> widened = train(wider, options);
+  ASSERT_TRUE(widened.is_ok()) << widened.status().to_string();
+  EXPECT_EQ(widened->steps, 20);
+  ASSERT_TRUE(widened->last_eval.has_value());
+  EXPECT_GT(widened->last_eval->accuracy, 0.5);
+}
+
+TEST(Trainer, MissingDataNamesThePathAndTheFix) {
+  Config config = mlp_config("missing", 1, 5);
+  config.data.path = "/nonexistent/fashion";
+  Result<TrainResult> r = train(config);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("/nonexistent/fashion"));
+  EXPECT_THAT(r.status().message(), HasSubstr("make data"));
+}
+
+TEST(Trainer, TruncatedCheckpointIsRefusedAndTheOlderOneStaysUsable) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  Config config = mlp_config("truncated", 1, 20);
+  config.checkpoint.every = 10;
+  ASSERT_TRUE(train(config).is_ok());
+  const std::filesystem::path root = std::filesystem::path(config.train.out) / "checkpoints";
+  std::vector<std::filesystem::path> checkpoints = list_checkpoints(root);
+  ASSERT_EQ(checkpoints.size(), 2u);
+  const std::filesystem::path newest = checkpoints.back() / "model.safetensors";
+  std::filesystem::resize_file(newest, std::filesystem::file_size(newest) / 2);
+  TrainOptions options;
+  options.resume = root;
+  Config more = config;
+  more.train.iters = 30;
+  Result<TrainResult> r = train(more, options);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("model.safetensors"));
+  options.resume = checkpoints.front();
+  Result<TrainResult> older = train(more, options);
+  ASSERT_TRUE(older.is_ok()) << older.status().to_string();
+  EXPECT_EQ(older->steps, 20);
+}
+
+}  // namespace
+}  // namespace courier
