@@ -4,7 +4,11 @@ target_compile_options(courier_flags INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
   -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough
   # Messages and logs name files relative to the repository, never this machine's paths.
-  -ffile-prefix-map=${CMAKE_SOURCE_DIR}/=)
+  -ffile-prefix-map=${CMAKE_SOURCE_DIR}/=
+  # No code reads errno after a math call; without it sqrt blocks vectorisation. omp simd
+  # pragmas hold in every module, with or without the OpenMP runtime. No FMA contraction:
+  # the same bits on every CPU and in every clone (core/simd.h).
+  -fno-math-errno -fopenmp-simd -ffp-contract=off)
 
 if(COURIER_SANITIZE)
   target_compile_options(courier_flags INTERFACE

@@ -74,6 +74,9 @@ ParameterServerOptions ps_options(const Config& config) {
 
 // Everything the nodes of one run share (in process: one object for all threads).
 struct Run {
+  Run(const Config& c, const TrainOptions& o, const TrainEvents& e, Data d)
+      : config(c), options(o), events(e), data(std::move(d)) {}
+
   const Config& config;
   const TrainOptions& options;
   const TrainEvents& events;

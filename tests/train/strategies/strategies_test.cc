@@ -263,7 +263,7 @@ TEST(LocalSgd, AveragesEveryHStepsAndEndsWithOneModel) {
   std::vector<std::uint64_t> messages(kWorkers);
   spawn_communicators(kWorkers, [&](Communicator& comm) {
     Sequential model = small_mlp();
-    LocalSgdOptions options{.local_steps = kH, .outer_lr = 0.7f, .outer_momentum = 0.9f};
+    LocalSgdOptions options{.local_steps = kH, .outer_lr = 0.7f, .outer_momentum = 0.9f, .collective = {}};
     options.collective.algorithm = AllreduceAlgorithm::kRing;
     LocalSgdStrategy strategy(comm, options);
     train_worker(strategy, model, comm.rank(), kWorkers, 3 * 8, kSteps);
@@ -284,7 +284,7 @@ TEST(Gossip, TalksOnlyToNeighboursAndConverges) {
   std::vector<std::uint64_t> messages(kWorkers);
   spawn_communicators(kWorkers, [&](Communicator& comm) {
     Sequential model = small_mlp();
-    GossipStrategy strategy(comm, GossipOptions{.graph = GossipGraph::kRing});
+    GossipStrategy strategy(comm, GossipOptions{.graph = GossipGraph::kRing, .collective = {}});
     train_worker(strategy, model, comm.rank(), kWorkers, 5 * 4, kSteps);
     finals[static_cast<std::size_t>(comm.rank())] = values_of(model);
     messages[static_cast<std::size_t>(comm.rank())] = comm.stats().messages_sent;

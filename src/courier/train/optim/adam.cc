@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "courier/core/check.h"
+#include "courier/core/simd.h"
 
 namespace courier {
 
@@ -22,30 +23,47 @@ Adam::Adam(std::int64_t count, AdamOptions options, std::vector<ParamGroup> grou
   check_groups(groups_, count);
 }
 
+namespace {
+
+struct AdamStep {
+  float b1, b2, step_size, bias2_sqrt, eps;
+};
+
+// One update of [0, n): restrict pointers and no branch inside, so the loops vectorise
+// (as a scalar loop the update was 28% of an MLP step). `shrink` is AdamW's 1 - lr wd,
+// `coupled_decay` Adam's wd; the other is 1 or 0.
+COURIER_VECTOR_CLONES
+void adam_update(float* __restrict v, const float* __restrict g, float* __restrict m, float* __restrict s,
+                 std::int64_t n, const AdamStep& c, float shrink, float coupled_decay) {
+  const float b1 = c.b1, b2 = c.b2, step_size = c.step_size, bias2_sqrt = c.bias2_sqrt, eps = c.eps;
+#pragma omp simd
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float gi = g[i] + coupled_decay * v[i];
+    const float vi = v[i] * shrink;
+    m[i] = b1 * m[i] + (1.0f - b1) * gi;
+    s[i] = b2 * s[i] + (1.0f - b2) * gi * gi;
+    v[i] = vi - step_size * m[i] / (std::sqrt(s[i]) / bias2_sqrt + eps);
+  }
+}
+
+}  // namespace
+
 void Adam::step(std::span<float> values, std::span<const float> grads, float lr) {
   COURIER_CHECK_EQ(values.size(), grads.size(), "Adam values and gradients");
   COURIER_CHECK_EQ(values.size(), exp_avg_.size(), "Adam was built for another parameter count");
   ++step_count_;
-  const float b1 = options_.beta1;
-  const float b2 = options_.beta2;
   const auto t = static_cast<double>(step_count_);
-  const auto bias1 = static_cast<float>(1.0 - std::pow(static_cast<double>(b1), t));
-  const auto bias2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(static_cast<double>(b2), t)));
+  const auto bias1 = static_cast<float>(1.0 - std::pow(static_cast<double>(options_.beta1), t));
+  const AdamStep constants{.b1 = options_.beta1,
+                           .b2 = options_.beta2,
+                           .step_size = lr / bias1,
+                           .bias2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(static_cast<double>(options_.beta2), t))),
+                           .eps = options_.eps};
   for (const auto& group : groups_) {
-    const float wd = group.weight_decay;
-    for (std::int64_t i = group.offset; i < group.offset + group.count; ++i) {
-      const auto k = static_cast<std::size_t>(i);
-      float g = grads[k];
-      if (options_.decoupled_weight_decay) {
-        values[k] *= 1.0f - lr * wd;
-      } else {
-        g += wd * values[k];
-      }
-      exp_avg_[k] = b1 * exp_avg_[k] + (1.0f - b1) * g;
-      exp_avg_sq_[k] = b2 * exp_avg_sq_[k] + (1.0f - b2) * g * g;
-      const float denom = std::sqrt(exp_avg_sq_[k]) / bias2_sqrt + options_.eps;
-      values[k] -= (lr / bias1) * exp_avg_[k] / denom;
-    }
+    const auto at = static_cast<std::size_t>(group.offset);
+    const bool decoupled = options_.decoupled_weight_decay;
+    adam_update(values.data() + at, grads.data() + at, exp_avg_.data() + at, exp_avg_sq_.data() + at, group.count,
+                constants, decoupled ? 1.0f - lr * group.weight_decay : 1.0f, decoupled ? 0.0f : group.weight_decay);
   }
 }
 

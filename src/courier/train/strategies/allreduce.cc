@@ -23,7 +23,8 @@ AllreduceStrategy::AllreduceStrategy(Communicator& workers, std::vector<GradsRea
     bucket.layers += 1;
     bucket_of_layer_[i] = static_cast<int>(buckets_.size()) - 1;
   }
-  thread_ = std::thread([this] { run_communication(); });
+  // Alone there is nothing to exchange: no thread, and no hand-off to it every step.
+  if (comm_.world_size() > 1) thread_ = std::thread([this] { run_communication(); });
 }
 
 AllreduceStrategy::~AllreduceStrategy() {
@@ -32,7 +33,7 @@ AllreduceStrategy::~AllreduceStrategy() {
     stopping_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 std::string AllreduceStrategy::describe() const {
@@ -60,6 +61,10 @@ void AllreduceStrategy::on_grads_ready(const GradsReady& ready) {
   const int b = bucket_of_layer_[ready.layer];
   std::lock_guard lock(mutex_);
   if (--buckets_[static_cast<std::size_t>(b)].layers_pending == 0) {
+    if (!thread_.joinable()) {
+      ++finished_;  // a world of one: the bucket is already its own sum
+      return;
+    }
     ready_.push_back(b);
     cv_.notify_all();
   }
