@@ -48,6 +48,7 @@ TEST(Accuracy, EveryStrategyEndsWithinOnePointFiveOfAllreduce) {
   reference.train.workers = 4;
   reference.train.epochs = kEpochs;
   const double baseline = final_accuracy(reference);
+  RecordProperty("allreduce", std::to_string(baseline));
   struct Variant {
     const char* name;
     std::function<void(Config&)> set;
