@@ -4,8 +4,8 @@
 #   PyTorch 1.13 single process (1 thread), PyTorch DDP over gloo on 2 processes (1 thread each)
 # Same model (784-256-128-10, ReLU, Adam 1e-3), global batch 128 everywhere (DDP: 64 a rank).
 # samples/s is over the training steps only (no evaluation), median epoch for PyTorch.
-# Runs everything twice: with the environment's OpenBLAS settings, then with
-# OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (OpenBLAS picks its own kernel).
+# Runs everything twice: with the host's OPENBLAS_CORETYPE (Haswell when the environment has
+# none), then with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (OpenBLAS picks its own kernel).
 #
 # Usage: bench/peers/fmnist_mlp.sh [BUILD_DIR] [EPOCHS]     (from the repository root)
 # Needs: the release build, dataset-fashion-mnist, python3-torch, and the peers in
@@ -53,5 +53,6 @@ run_all() {
 }
 
 echo "# Fashion-MNIST MLP, global batch 128, $epochs epochs, $(nproc) cores"
-run_all "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} (the environment's)" env
+coretype=${OPENBLAS_CORETYPE:-Haswell}
+run_all "OPENBLAS_CORETYPE=$coretype" env OPENBLAS_CORETYPE="$coretype"
 run_all "OPENBLAS_CORETYPE unset" env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
