@@ -16,30 +16,20 @@
 #include "courier/nn/flatten.h"
 #include "courier/nn/max_pool2d.h"
 #include "courier/tensor/reference.h"
+#include "testutil/check_error.h"
 #include "testutil/gradcheck.h"
+#include "testutil/layer_setup.h"
 #include "testutil/random_tensor.h"
 #include "testutil/tensor_near.h"
 
 namespace courier {
 namespace {
 
+using testing::expect_check_error_naming;
 using testing::expect_tensor_near;
 using testing::gradcheck_layer;
+using testing::setup_layer;
 using testing::random_tensor;
-
-// Sets `layer` up for `sample_input` with its own initialised parameters (heap-held, since
-// the layer keeps their address).
-std::unique_ptr<Parameters> setup_layer(Layer& layer, const Shape& sample_input, std::uint64_t seed,
-                                        Shape* output = nullptr) {
-  ParameterLayout layout;
-  const Shape out = layer.setup(sample_input, layout);
-  if (output != nullptr) *output = out;
-  auto params = std::make_unique<Parameters>(std::move(layout));
-  Rng rng(seed);
-  params->initialize(rng);
-  layer.bind(*params);
-  return params;
-}
 
 Tensor param(const Parameters& params, const char* name) {
   const auto slot = params.find(name);
@@ -57,17 +47,6 @@ float max_abs(const Tensor& t) {
   float m = 0.0f;
   for (float v : t.span()) m = std::max(m, std::abs(v));
   return m;
-}
-
-template <typename F>
-void expect_check_error_naming(F f, const std::vector<std::string>& needles) {
-  try {
-    f();
-    FAIL() << "expected CheckError";
-  } catch (const CheckError& e) {
-    const std::string what = e.what();
-    for (const std::string& needle : needles) EXPECT_NE(what.find(needle), std::string::npos) << what;
-  }
 }
 
 // ---------------------------------------------------------------------------------------

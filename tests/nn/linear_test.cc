@@ -13,6 +13,7 @@
 #include "courier/core/check.h"
 #include "courier/core/rng.h"
 #include "testutil/gradcheck.h"
+#include "testutil/layer_setup.h"
 #include "testutil/random_tensor.h"
 #include "testutil/tensor_near.h"
 
@@ -22,21 +23,7 @@ namespace {
 using testing::random_tensor;
 using testing::expect_tensor_near;
 using testing::gradcheck_layer;
-
-
-// Sets `layer` up for `sample_input` with its own initialised parameters (heap-held, since
-// the layer keeps their address).
-std::unique_ptr<Parameters> setup_layer(Layer& layer, const Shape& sample_input, std::uint64_t seed,
-                                        Shape* output = nullptr) {
-  ParameterLayout layout;
-  const Shape out = layer.setup(sample_input, layout);
-  if (output != nullptr) *output = out;
-  auto params = std::make_unique<Parameters>(std::move(layout));
-  Rng rng(seed);
-  params->initialize(rng);
-  layer.bind(*params);
-  return params;
-}
+using testing::setup_layer;
 
 LinearOptions with_bias(bool bias) {
   LinearOptions options;

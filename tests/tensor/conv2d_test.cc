@@ -13,6 +13,7 @@
 #include "courier/core/check.h"
 #include "courier/core/rng.h"
 #include "courier/tensor/reference.h"
+#include "testutil/check_error.h"
 #include "testutil/gradcheck.h"
 #include "testutil/random_tensor.h"
 #include "testutil/tensor_near.h"
@@ -20,6 +21,7 @@
 namespace courier {
 namespace {
 
+using testing::expect_check_error_naming;
 using testing::expect_tensor_near;
 using testing::random_tensor;
 using testing::Tolerance;
@@ -230,18 +232,6 @@ TEST(Conv2dKernel, WorkspaceIsReusedOnceLargeEnough) {
   conv2d_forward(x, weight, Tensor(), again, geometry, small);
   EXPECT_GE(small.numel(), workspace.numel()) << "a small workspace is grown";
   expect_tensor_near(again, out);
-}
-
-// Expects a CheckError whose message contains every one of `needles`.
-template <typename F>
-void expect_check_error_naming(F f, const std::vector<std::string>& needles) {
-  try {
-    f();
-    FAIL() << "expected CheckError";
-  } catch (const CheckError& e) {
-    const std::string what = e.what();
-    for (const std::string& needle : needles) EXPECT_NE(what.find(needle), std::string::npos) << what;
-  }
 }
 
 TEST(Conv2dKernel, ShapeMismatchesNameBothShapes) {

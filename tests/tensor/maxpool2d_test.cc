@@ -16,6 +16,7 @@
 #include "courier/core/rng.h"
 #include "courier/tensor/parallel.h"
 #include "courier/tensor/reference.h"
+#include "testutil/check_error.h"
 #include "testutil/gradcheck.h"
 #include "testutil/random_tensor.h"
 #include "testutil/tensor_near.h"
@@ -23,6 +24,7 @@
 namespace courier {
 namespace {
 
+using testing::expect_check_error_naming;
 using testing::expect_tensor_near;
 using testing::random_tensor;
 
@@ -153,17 +155,6 @@ TEST(MaxPool2dKernel, InputGradientMatchesFiniteDifferences) {
     Tensor dx = Tensor::empty(x.shape());
     maxpool2d_backward(r, argmax, dx);
     EXPECT_TRUE(testing::gradcheck(loss, x.span(), dx.span(), {.eps = 1e-3}));
-  }
-}
-
-template <typename F>
-void expect_check_error_naming(F f, const std::vector<std::string>& needles) {
-  try {
-    f();
-    FAIL() << "expected CheckError";
-  } catch (const CheckError& e) {
-    const std::string what = e.what();
-    for (const std::string& needle : needles) EXPECT_NE(what.find(needle), std::string::npos) << what;
   }
 }
 

@@ -10,7 +10,7 @@
 namespace courier {
 
 AllreduceStrategy::AllreduceStrategy(Communicator& workers, std::vector<GradsReady> layers, AllreduceOptions options)
-    : comm_(workers), options_(options), bucket_of_layer_(layers.size(), -1) {
+    : Strategy(workers), options_(options), bucket_of_layer_(layers.size(), -1) {
   // Walk the layers last to first, closing a bucket once it holds bucket_bytes.
   for (std::size_t i = layers.size(); i-- > 0;) {
     if (buckets_.empty() || static_cast<std::size_t>(buckets_.back().count) * sizeof(float) >= options_.bucket_bytes) {

@@ -36,8 +36,6 @@ class AllreduceStrategy final : public Strategy {
   void on_grads_ready(const GradsReady& ready) override;
   Status finish_step(Parameters& params, Optimizer& optimizer) override;
   Status finish(Parameters& params, Optimizer& optimizer) override;
-  CommunicatorStats stats() const override { return comm_.stats(); }
-  double wait_seconds() const override { return wait_seconds_; }
 
   // The buckets, as flat ranges (for tests): bucket 0 holds the last layers.
   struct Bucket {
@@ -50,13 +48,10 @@ class AllreduceStrategy final : public Strategy {
  private:
   void run_communication();
 
-  Communicator& comm_;
   AllreduceOptions options_;
   std::vector<int> bucket_of_layer_;
   std::vector<Bucket> buckets_;
   Parameters* params_ = nullptr;
-  StepInfo step_;
-  double wait_seconds_ = 0.0;
 
   std::mutex mutex_;
   std::condition_variable cv_;

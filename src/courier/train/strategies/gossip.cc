@@ -14,7 +14,7 @@ constexpr std::uint64_t kTagGossip = 201;
 }  // namespace
 
 GossipStrategy::GossipStrategy(Communicator& workers, GossipOptions options)
-    : comm_(workers), options_(options),
+    : Strategy(workers), options_(options),
       neighbours_(gossip_neighbours(options.graph, workers.world_size(), workers.rank(), options.degree, options.seed)) {}
 
 std::string GossipStrategy::describe() const {

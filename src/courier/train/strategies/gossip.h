@@ -26,20 +26,13 @@ class GossipStrategy final : public Strategy {
 
   std::string describe() const override;
   Status start(Parameters& params, Optimizer& optimizer) override;
-  void begin_step(const StepInfo& step) override { step_ = step; }
-  void on_grads_ready(const GradsReady&) override {}
   Status finish_step(Parameters& params, Optimizer& optimizer) override;
   Status finish(Parameters& params, Optimizer& optimizer) override;
-  CommunicatorStats stats() const override { return comm_.stats(); }
-  double wait_seconds() const override { return wait_seconds_; }
 
  private:
-  Communicator& comm_;
   GossipOptions options_;
   Neighbours neighbours_;
-  StepInfo step_;
   std::vector<float> mixed_;
-  double wait_seconds_ = 0.0;
 };
 
 }  // namespace courier

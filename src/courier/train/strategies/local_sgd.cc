@@ -7,7 +7,7 @@
 
 namespace courier {
 
-LocalSgdStrategy::LocalSgdStrategy(Communicator& workers, LocalSgdOptions options) : comm_(workers), options_(options) {}
+LocalSgdStrategy::LocalSgdStrategy(Communicator& workers, LocalSgdOptions options) : Strategy(workers), options_(options) {}
 
 std::string LocalSgdStrategy::describe() const {
   std::string outer = options_.outer_lr == 1.0f && options_.outer_momentum == 0.0f

@@ -26,23 +26,16 @@ class LocalSgdStrategy final : public Strategy {
 
   std::string describe() const override;
   Status start(Parameters& params, Optimizer& optimizer) override;
-  void begin_step(const StepInfo& step) override { step_ = step; }
-  void on_grads_ready(const GradsReady&) override {}
   Status finish_step(Parameters& params, Optimizer& optimizer) override;
   Status finish(Parameters& params, Optimizer& optimizer) override;
-  CommunicatorStats stats() const override { return comm_.stats(); }
-  double wait_seconds() const override { return wait_seconds_; }
 
  private:
   Status average(Parameters& params);
 
-  Communicator& comm_;
   LocalSgdOptions options_;
-  StepInfo step_;
   std::int64_t since_average_ = 0;
   std::vector<float> anchor_;    // the parameters at the last average
   std::vector<float> momentum_;  // outer Nesterov buffer
-  double wait_seconds_ = 0.0;
 };
 
 }  // namespace courier

@@ -64,7 +64,7 @@ Slice server_slice(std::int64_t parameters, int servers, int index) {
 
 ParameterServerWorker::ParameterServerWorker(Communicator& world, std::int64_t parameters,
                                              ParameterServerOptions options)
-    : comm_(world), parameters_(parameters), options_(options) {
+    : Strategy(world), parameters_(parameters), options_(options) {
   COURIER_CHECK_EQ(world.world_size(), options.workers + options.servers, "world = workers + servers");
   COURIER_CHECK_LT(world.rank(), options.workers, "a parameter-server worker must be a worker rank");
 }

@@ -50,22 +50,15 @@ class ParameterServerWorker final : public Strategy {
 
   std::string describe() const override;
   Status start(Parameters& params, Optimizer& optimizer) override;
-  void begin_step(const StepInfo& step) override { step_ = step; }
-  void on_grads_ready(const GradsReady&) override {}
   Status finish_step(Parameters& params, Optimizer& optimizer) override;
   Status finish(Parameters& params, Optimizer& optimizer) override;
-  CommunicatorStats stats() const override { return comm_.stats(); }
-  double wait_seconds() const override { return wait_seconds_; }
 
  private:
   Status pull(Parameters& params, std::int64_t clock);
 
-  Communicator& comm_;
   std::int64_t parameters_;
   ParameterServerOptions options_;
-  StepInfo step_;
   std::int64_t clock_ = 0;  // steps pushed so far
-  double wait_seconds_ = 0.0;
 };
 
 // Server side: serves one slice until every worker has finished. `initial` is the whole

@@ -38,6 +38,8 @@ struct StepInfo {
 
 class Strategy {
  public:
+  // `comm` is what this worker talks over (its counters are the worker's stats()).
+  explicit Strategy(Communicator& comm) : comm_(comm) {}
   virtual ~Strategy() = default;
   virtual std::string describe() const = 0;
 
@@ -45,18 +47,23 @@ class Strategy {
   // worker starts from: a broadcast from worker 0, or a pull from the servers.
   virtual Status start(Parameters& params, Optimizer& optimizer) = 0;
   // A step begins; backward follows.
-  virtual void begin_step(const StepInfo& step) = 0;
+  virtual void begin_step(const StepInfo& step) { step_ = step; }
   // The gradients of one layer are final for this step. Never blocks for long; may start
-  // communication on another thread.
-  virtual void on_grads_ready(const GradsReady& ready) = 0;
+  // communication on another thread. Strategies that exchange only after the step ignore it.
+  virtual void on_grads_ready(const GradsReady&) {}
   // Completes the step begun last: waits for what the update needs, then updates `params`.
   virtual Status finish_step(Parameters& params, Optimizer& optimizer) = 0;
   // After the last step: a last average, or telling the servers this worker is done.
   virtual Status finish(Parameters& params, Optimizer& optimizer) = 0;
 
   // Bytes this worker sent and received, and time it spent waiting for messages.
-  virtual CommunicatorStats stats() const = 0;
-  virtual double wait_seconds() const = 0;
+  CommunicatorStats stats() const { return comm_.stats(); }
+  double wait_seconds() const { return wait_seconds_; }
+
+ protected:
+  Communicator& comm_;
+  StepInfo step_;               // the step begun last
+  double wait_seconds_ = 0.0;   // strategies add the time they block on messages
 };
 
 }  // namespace courier
