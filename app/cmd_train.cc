@@ -7,7 +7,6 @@
 
 #include "commands.h"
 #include "courier/comm/trace.h"
-#include "courier/train/run_state.h"
 #include "courier/train/trainer.h"
 #include "progress.h"
 
@@ -79,31 +78,11 @@ struct EvalFlags {
 };
 
 int run_eval(const EvalFlags& flags) {
-  std::optional<Config> config;
-  if (!flags.overrides.empty()) {
-    // Overrides apply to the config the checkpoint was trained with.
-    Result<Checkpoint> checkpoint = read_checkpoint(flags.checkpoint);
-    if (!checkpoint.is_ok()) {
-      fmt::print(stderr, "courier: {}\n", checkpoint.status().message());
-      return kExitFailure;
-    }
-    Result<Config> base = checkpoint_config(*checkpoint);
-    if (!base.is_ok()) {
-      fmt::print(stderr, "courier: {}\n", base.status().message());
-      return kExitFailure;
-    }
-    for (const std::string& assignment : flags.overrides) {
-      if (Status s = apply_override(*base, assignment); !s.is_ok()) {
-        fmt::print(stderr, "courier: {}\n", s.message());
-        return kExitUsage;
-      }
-    }
-    config = *base;
-  }
-  Result<EvalReport> report = evaluate_checkpoint(flags.checkpoint, config ? &*config : nullptr);
+  Result<EvalReport> report = evaluate_checkpoint(flags.checkpoint, flags.overrides);
   if (!report.is_ok()) {
     fmt::print(stderr, "courier: {}\n", report.status().message());
-    return kExitFailure;
+    // A bad --set is a usage error; a missing or damaged checkpoint or data a failure.
+    return report.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
   }
   fmt::print("checkpoint {} (step {}): test loss {:.4f}, accuracy {:.4f} ({} examples)\n", flags.checkpoint,
              report->step, report->loss, report->accuracy, report->examples);

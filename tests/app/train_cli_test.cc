@@ -139,6 +139,15 @@ TEST(TrainCli, ShortRunPrintsProgressWritesMetricsAndEvaluates) {
   r = courier({"eval", (run / "checkpoints").string()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("step 60"));
+
+  // --set changes the config the checkpoint was trained with: a bad key is a usage error,
+  // a data path that is not there a failure naming it.
+  r = courier({"eval", (run / "checkpoints").string(), "--set", "data.pth=x"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("data.path"));
+  r = courier({"eval", (run / "checkpoints").string(), "--set", "data.path=/nonexistent/elsewhere"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("/nonexistent/elsewhere"));
 }
 
 }  // namespace

@@ -82,6 +82,23 @@ TEST(Trainer, ResumedRunEqualsUninterruptedRunBitForBit) {
   EXPECT_GT(widened->last_eval->accuracy, 0.5);
 }
 
+TEST(Trainer, TheLastCheckpointHoldsTheModelTheRunEvaluated) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  // Local SGD averages once more in finish(): 12 steps with H = 8 end 4 steps after an average,
+  // so a checkpoint taken before finish() would hold worker 0's own model, not the average.
+  Config config = mlp_config("last_checkpoint", 2, 12);
+  config.dist.strategy = "local-sgd";
+  config.dist.local_steps = 8;
+  Result<TrainResult> run = train(config);
+  ASSERT_TRUE(run.is_ok()) << run.status().to_string();
+  ASSERT_TRUE(run->last_eval.has_value());
+  Result<EvalReport> saved = evaluate_checkpoint(std::filesystem::path(config.train.out) / "checkpoints");
+  ASSERT_TRUE(saved.is_ok()) << saved.status().to_string();
+  EXPECT_EQ(saved->step, 12);
+  EXPECT_EQ(saved->loss, run->last_eval->loss);
+  EXPECT_EQ(saved->accuracy, run->last_eval->accuracy);
+}
+
 TEST(Trainer, MissingDataNamesThePathAndTheFix) {
   Config config = mlp_config("missing", 1, 5);
   config.data.path = "/nonexistent/fashion";

@@ -159,7 +159,9 @@ class Worker {
   Status step(std::int64_t step);
   Result<double> reported_loss(double local_loss, std::int64_t local_examples, std::int64_t global_examples);
   void after_step(std::int64_t step, double loss, float lr);
-  Status maybe_evaluate_and_checkpoint(std::int64_t step, bool last);
+  Status maybe_evaluate_and_checkpoint(std::int64_t step);
+  void evaluate_now(std::int64_t done, bool final);
+  Status save_checkpoint(std::int64_t done);
   void log_stats(std::int64_t step, double loss, float lr, double rate);
   bool reporting() const { return rank_ == 0; }
 
@@ -202,23 +204,17 @@ Status Worker::run() {
   if (Status s = prepare(); !s.is_ok()) return s;
   for (std::int64_t step = run_.start_step; step < run_.total_steps; ++step) {
     if (Status s = this->step(step); !s.is_ok()) return s;
-    if (Status s = maybe_evaluate_and_checkpoint(step, step + 1 == run_.total_steps); !s.is_ok()) return s;
+    if (step + 1 == run_.total_steps) break;  // the last evaluation and checkpoint follow finish()
+    if (Status s = maybe_evaluate_and_checkpoint(step); !s.is_ok()) return s;
   }
+  // The strategy's last word (a final average) changes the model: evaluate and save what it left.
   if (Status s = strategy_->finish(model_->parameters(), *optimizer_); !s.is_ok()) return s;
-  if (reporting()) {
-    // The strategy's last word (a final average) changes the model: evaluate what it left.
-    run_.result.last_eval = evaluate(*model_, *run_.data.test);
-    run_.result.last_eval->step = run_.total_steps;
-    run_.result.last_eval->epoch = run_.plan->epoch_of(std::max<std::int64_t>(0, run_.total_steps - 1));
-    if (run_.events.on_eval) run_.events.on_eval(*run_.result.last_eval);
-    if (run_.metrics) {
-      run_.metrics->write({{"kind", "eval"}, {"step", run_.total_steps}, {"loss", run_.result.last_eval->loss},
-                           {"accuracy", run_.result.last_eval->accuracy}, {"final", true}});
-    }
-    const Tensor& values = model_->parameters().values();
-    run_.result.parameters.assign(values.span().begin(), values.span().end());
-    run_.result.samples_per_s = train_seconds_ > 0 ? static_cast<double>(total_samples_) / train_seconds_ : 0.0;
-  }
+  if (!reporting()) return Status::ok();
+  evaluate_now(run_.total_steps, /*final=*/true);
+  if (Status s = save_checkpoint(run_.total_steps); !s.is_ok()) return s;
+  const Tensor& values = model_->parameters().values();
+  run_.result.parameters.assign(values.span().begin(), values.span().end());
+  run_.result.samples_per_s = train_seconds_ > 0 ? static_cast<double>(total_samples_) / train_seconds_ : 0.0;
   return Status::ok();
 }
 
@@ -303,33 +299,41 @@ void Worker::log_stats(std::int64_t step, double loss, float lr, double rate) {
                        {"wait_s", strategy_->wait_seconds()}});
 }
 
-Status Worker::maybe_evaluate_and_checkpoint(std::int64_t step, bool last) {
-  if (!reporting()) return Status::ok();
-  const std::int64_t done = step + 1;
-  const bool epoch_end = done % run_.plan->steps_per_epoch() == 0;
-  const bool evaluate_now = config_.train.eval_every > 0 ? done % config_.train.eval_every == 0 : epoch_end;
-  if (evaluate_now && !last) {  // the last evaluation follows strategy.finish()
-    EvalReport report = evaluate(*model_, *run_.data.test);
-    report.step = done;
-    report.epoch = run_.plan->epoch_of(step);
-    run_.result.last_eval = report;
-    if (run_.events.on_eval) run_.events.on_eval(report);
-    if (run_.metrics) {
-      run_.metrics->write({{"kind", "eval"}, {"step", done}, {"epoch", report.epoch}, {"loss", report.loss},
-                           {"accuracy", report.accuracy}});
-    }
+// After `done` steps: test metrics to the result, the events and metrics.jsonl.
+void Worker::evaluate_now(std::int64_t done, bool final) {
+  EvalReport report = evaluate(*model_, *run_.data.test);
+  report.step = done;
+  report.epoch = run_.plan->epoch_of(std::max<std::int64_t>(0, done - 1));
+  run_.result.last_eval = report;
+  if (run_.events.on_eval) run_.events.on_eval(report);
+  if (run_.metrics) {
+    nlohmann::json record = {{"kind", "eval"}, {"step", done}, {"epoch", report.epoch}, {"loss", report.loss},
+                             {"accuracy", report.accuracy}};
+    if (final) record["final"] = true;
+    run_.metrics->write(record);
   }
-  const std::int64_t every = config_.checkpoint.every;
-  if (!last && !(every > 0 && done % every == 0)) return Status::ok();
+}
+
+Status Worker::save_checkpoint(std::int64_t done) {
   const std::filesystem::path root = std::filesystem::path(config_.train.out) / "checkpoints";
   const bool with_optimizer_state = !is_parameter_server(config_);  // a server's state stays on the server
-  Checkpoint checkpoint = capture_run_state(config_, done, run_.plan->epoch_of(step), model_->parameters(),
-                                            with_optimizer_state ? optimizer_.get() : nullptr,
+  Checkpoint checkpoint = capture_run_state(config_, done, run_.plan->epoch_of(std::max<std::int64_t>(0, done - 1)),
+                                            model_->parameters(), with_optimizer_state ? optimizer_.get() : nullptr,
                                             static_cast<int>(config_.train.workers));
   if (Status s = write_checkpoint(root, done, checkpoint, static_cast<int>(config_.checkpoint.keep)); !s.is_ok()) {
     return s;
   }
   if (run_.events.on_note) run_.events.on_note(fmt::format("checkpoint of step {} written to {}", done, root.string()));
+  return Status::ok();
+}
+
+Status Worker::maybe_evaluate_and_checkpoint(std::int64_t step) {
+  if (!reporting()) return Status::ok();
+  const std::int64_t done = step + 1;
+  const std::int64_t eval_every = config_.train.eval_every > 0 ? config_.train.eval_every : run_.plan->steps_per_epoch();
+  if (done % eval_every == 0) evaluate_now(done, /*final=*/false);
+  const std::int64_t every = config_.checkpoint.every;
+  if (every > 0 && done % every == 0) return save_checkpoint(done);
   return Status::ok();
 }
 
@@ -433,19 +437,24 @@ Result<TrainResult> train(const Config& config, const TrainOptions& options, con
   return std::move(run.result);
 }
 
-Result<EvalReport> evaluate_checkpoint(const std::filesystem::path& path, const Config* override_config) {
+Result<EvalReport> evaluate_checkpoint(const std::filesystem::path& path, std::span<const std::string> overrides) {
   Result<Checkpoint> checkpoint = read_checkpoint(path);
   if (!checkpoint.is_ok()) return checkpoint.status();
-  Result<Config> config = override_config ? Result<Config>(*override_config) : checkpoint_config(*checkpoint);
+  Result<std::int64_t> step = checkpoint_step(*checkpoint);
+  if (!step.is_ok()) return step.status();
+  Result<Config> config = checkpoint_config(*checkpoint);
   if (!config.is_ok()) return config.status();
+  for (const std::string& assignment : overrides) {
+    if (Status s = apply_override(*config, assignment); !s.is_ok()) return s;
+  }
+  if (Status s = validate(*config); !s.is_ok()) return s;
   Result<Data> data = load_data(*config);
   if (!data.is_ok()) return data.status();
   Result<Sequential> model = build_model(*config, data->train->sample_shape(), data->train->classes());
   if (!model.is_ok()) return model.status();
   if (Status s = restore_run_state(*checkpoint, model->parameters(), nullptr); !s.is_ok()) return s;
-  Result<std::int64_t> step = checkpoint_step(*checkpoint);
   EvalReport report = evaluate(*model, *data->test);
-  report.step = step.is_ok() ? *step : 0;
+  report.step = *step;
   return report;
 }
 

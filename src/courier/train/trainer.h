@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -61,7 +62,9 @@ struct TrainResult {
 // dead node, a corrupt checkpoint); never exits.
 Result<TrainResult> train(const Config& config, const TrainOptions& options = {}, const TrainEvents& events = {});
 
-// Test metrics of a checkpoint on the config's test data (`courier eval`).
-Result<EvalReport> evaluate_checkpoint(const std::filesystem::path& checkpoint, const Config* override_config = nullptr);
+// Test metrics of a checkpoint on the test data of the config it was trained with, after
+// `overrides` ("section.key=value", e.g. data.path) (`courier eval`).
+Result<EvalReport> evaluate_checkpoint(const std::filesystem::path& checkpoint,
+                                       std::span<const std::string> overrides = {});
 
 }  // namespace courier
