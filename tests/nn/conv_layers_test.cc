@@ -28,20 +28,10 @@ namespace {
 using testing::expect_check_error_naming;
 using testing::expect_tensor_near;
 using testing::gradcheck_layer;
+using testing::param;
+using testing::param_grad;
 using testing::setup_layer;
 using testing::random_tensor;
-
-Tensor param(const Parameters& params, const char* name) {
-  const auto slot = params.find(name);
-  EXPECT_TRUE(slot.has_value()) << name;
-  return slot ? params.value(*slot) : Tensor();
-}
-
-Tensor param_grad(const Parameters& params, const char* name) {
-  const auto slot = params.find(name);
-  EXPECT_TRUE(slot.has_value()) << name;
-  return slot ? params.grad(*slot) : Tensor();
-}
 
 float max_abs(const Tensor& t) {
   float m = 0.0f;

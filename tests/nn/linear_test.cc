@@ -23,24 +23,14 @@ namespace {
 using testing::random_tensor;
 using testing::expect_tensor_near;
 using testing::gradcheck_layer;
+using testing::param;
+using testing::param_grad;
 using testing::setup_layer;
 
 LinearOptions with_bias(bool bias) {
   LinearOptions options;
   options.bias = bias;
   return options;
-}
-
-Tensor param(const Parameters& params, const char* name) {
-  const auto slot = params.find(name);
-  EXPECT_TRUE(slot.has_value()) << name;
-  return slot ? params.value(*slot) : Tensor();
-}
-
-Tensor param_grad(const Parameters& params, const char* name) {
-  const auto slot = params.find(name);
-  EXPECT_TRUE(slot.has_value()) << name;
-  return slot ? params.grad(*slot) : Tensor();
 }
 
 TEST(Linear, SetupDeclaresWeightAndBias) {

@@ -1,9 +1,12 @@
 // setup_layer: a layer set up for one input shape with its own initialised parameters, for
-// layer tests that call forward and backward directly.
+// layer tests that call forward and backward directly; param / param_grad: one parameter's
+// values or gradient by name.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+
+#include <gtest/gtest.h>
 
 #include "courier/core/rng.h"
 #include "courier/nn/layer.h"
@@ -23,6 +26,20 @@ inline std::unique_ptr<Parameters> setup_layer(Layer& layer, const Shape& sample
   params->initialize(rng);
   layer.bind(*params);
   return params;
+}
+
+// The values of the parameter `name` (a test failure, and an undefined tensor, if absent).
+inline Tensor param(const Parameters& params, const char* name) {
+  const auto slot = params.find(name);
+  EXPECT_TRUE(slot.has_value()) << name;
+  return slot ? params.value(*slot) : Tensor();
+}
+
+// The gradient of the parameter `name`, likewise.
+inline Tensor param_grad(const Parameters& params, const char* name) {
+  const auto slot = params.find(name);
+  EXPECT_TRUE(slot.has_value()) << name;
+  return slot ? params.grad(*slot) : Tensor();
 }
 
 }  // namespace courier::testing
