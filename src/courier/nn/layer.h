@@ -33,7 +33,13 @@ namespace courier {
 struct LayerCache {
   std::vector<Tensor> saved;
   std::vector<std::int32_t> indices;  // integer state, such as max-pool's argmax
+  std::vector<LayerCache> children;   // the caches of a container's sublayers (Residual)
 };
+
+// cache.saved[index], (re)allocated (uninitialised) when it does not have `shape` yet: for
+// tensors a layer keeps from forward to backward, and for its scratch. Returns a handle
+// (sharing the storage), which stays valid when later calls grow cache.saved.
+Tensor cache_tensor(LayerCache& cache, std::size_t index, const Shape& shape);
 
 class Layer {
  public:
@@ -46,7 +52,8 @@ class Layer {
   virtual void forward(const Tensor& in, Tensor& out, LayerCache& cache) = 0;
   virtual void backward(const Tensor& in, const Tensor& out, const Tensor& dout, LayerCache& cache, Tensor* din) = 0;
 
-  void bind(Parameters& parameters) { parameters_ = &parameters; }
+  // Containers (Residual) override it to bind their sublayers too.
+  virtual void bind(Parameters& parameters) { parameters_ = &parameters; }
 
  protected:
   // The bound value and gradient views of a slot this layer declared.

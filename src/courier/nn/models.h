@@ -20,4 +20,22 @@ Sequential make_mlp(std::int64_t inputs, const std::vector<std::int64_t>& hidden
 Sequential make_fashion_cnn();
 Shape fashion_cnn_input();  // {1, 28, 28}
 
+struct GptOptions {
+  std::int64_t vocabulary = 256;
+  std::int64_t context = 64;    // T, the longest input
+  std::int64_t layers = 4;
+  std::int64_t heads = 4;
+  std::int64_t channels = 128;  // the embedding width C
+};
+
+// nanoGPT's GPT without biases or dropout (peers/char_gpt.py), as layers:
+//   0            TokenPositionEmbedding  (T) ids -> (T, C)
+//   1 + 2l       Residual(LayerNorm, CausalSelfAttention)               for block l
+//   2 + 2l       Residual(LayerNorm, Linear(C -> 4C), Gelu(exact), Linear(4C -> C))
+//   1 + 2L       LayerNorm (final)
+//   2 + 2L       TiedLmHead              (T, C) -> (T, vocabulary) logits
+// Initialisation N(0, 0.02), residual output projections N(0, 0.02 / sqrt(2 L)), LayerNorm
+// gains 1. Per-sample input {T} for any T <= context (token ids as fp32).
+Sequential make_gpt(const GptOptions& options);
+
 }  // namespace courier

@@ -34,6 +34,7 @@ class ParameterLayout {
  public:
   // Names declared from now on start with `prefix` ("3." for the fourth layer).
   void set_prefix(std::string prefix) { prefix_ = std::move(prefix); }
+  const std::string& prefix() const { return prefix_; }
 
   // Declares a parameter; its elements follow the previous declaration's in the flat buffer.
   ParamSlot add(std::string_view name, const Shape& shape, const Init& init, bool weight_decay);
