@@ -59,8 +59,9 @@ int run_train(const TrainFlags& flags) {
   }
   if (!result->is_reporting_rank) return kExitOk;
   if (result->last_eval) {
-    fmt::print("done: {} steps, test accuracy {:.4f}, test loss {:.4f}, {:.0f} samples/s; run directory {}\n",
-               result->steps, result->last_eval->accuracy, result->last_eval->loss, result->samples_per_s,
+    const std::string rate = result->tokens_per_s > 0 ? fmt::format("{:.0f} tokens/s", result->tokens_per_s)
+                                                      : fmt::format("{:.0f} samples/s", result->samples_per_s);
+    fmt::print("done: {} steps, {}, {}; run directory {}\n", result->steps, format_eval(*result->last_eval), rate,
                config->train.out);
   }
   if (!flags.trace_path.empty()) {
@@ -84,8 +85,7 @@ int run_eval(const EvalFlags& flags) {
     // A bad --set is a usage error; a missing or damaged checkpoint or data a failure.
     return report.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
   }
-  fmt::print("checkpoint {} (step {}): test loss {:.4f}, accuracy {:.4f} ({} examples)\n", flags.checkpoint,
-             report->step, report->loss, report->accuracy, report->examples);
+  fmt::print("checkpoint {} (step {}): {}\n", flags.checkpoint, report->step, format_eval(*report));
   return kExitOk;
 }
 
@@ -107,7 +107,8 @@ void add_train_command(CLI::App& root, Action& action) {
   train_cmd->callback([flags, &action] { action = [flags] { return run_train(*flags); }; });
 
   auto eval_flags = std::make_shared<EvalFlags>();
-  CLI::App* eval_cmd = root.add_subcommand("eval", "Test loss and accuracy of a checkpoint");
+  CLI::App* eval_cmd = root.add_subcommand(
+      "eval", "Test loss and accuracy of a checkpoint; for a language model, validation loss and bits per byte");
   eval_cmd->add_option("checkpoint", eval_flags->checkpoint, "A run's checkpoints/ directory or one step directory")
       ->required();
   eval_cmd->add_option("--set", eval_flags->overrides, "Override a key of the checkpoint's config (e.g. data.path)");

@@ -20,5 +20,6 @@ inline constexpr int kExitInternal = 70;
 void add_demo_command(CLI::App& root, Action& action);
 void add_bench_command(CLI::App& root, Action& action);
 void add_train_command(CLI::App& root, Action& action);
+void add_generate_command(CLI::App& root, Action& action);
 
 }  // namespace courier::app

@@ -22,6 +22,14 @@ std::string format_rate(double per_second) {
   return fmt::format("{:.0f}", per_second);
 }
 
+std::string format_eval(const EvalReport& r) {
+  if (r.bits_per_byte) {
+    return fmt::format("validation loss {:.4f}, {:.4f} bits/byte, next-token accuracy {:.4f} ({} windows)", r.loss,
+                       *r.bits_per_byte, r.accuracy, r.examples);
+  }
+  return fmt::format("test loss {:.4f}, accuracy {:.4f} ({} examples)", r.loss, r.accuracy, r.examples);
+}
+
 Progress::Progress(bool live, std::int64_t every) : live_(live), every_(std::max<std::int64_t>(1, every)) {}
 
 void Progress::clear_line() {
@@ -35,9 +43,10 @@ void Progress::step(const StepReport& r) {
   const std::int64_t done = r.step + 1;
   const double per_step = r.elapsed_s / static_cast<double>(std::max<std::int64_t>(1, done));
   const double eta = per_step * static_cast<double>(r.total_steps - done);
-  const std::string stats = fmt::format("step {}/{} epoch {} loss {:.4f} lr {:.3g} {} samples/s ETA {}", done,
-                                        r.total_steps, r.epoch + 1, r.loss, r.lr, format_rate(r.samples_per_s),
-                                        format_eta(eta));
+  const std::string rate = r.tokens_per_s > 0 ? format_rate(r.tokens_per_s) + " tokens/s"
+                                              : format_rate(r.samples_per_s) + " samples/s";
+  const std::string stats = fmt::format("step {}/{} epoch {} loss {:.4f} lr {:.3g} {} ETA {}", done, r.total_steps,
+                                        r.epoch + 1, r.loss, r.lr, rate, format_eta(eta));
   if (live_) {
     const auto now = std::chrono::steady_clock::now();
     if (done != r.total_steps && now - last_draw_ < std::chrono::milliseconds(100)) return;
@@ -56,8 +65,7 @@ void Progress::step(const StepReport& r) {
 
 void Progress::eval(const EvalReport& r) {
   clear_line();
-  fmt::print("eval after step {} (epoch {}): test loss {:.4f}, accuracy {:.4f} ({} examples)\n", r.step, r.epoch + 1,
-             r.loss, r.accuracy, r.examples);
+  fmt::print("eval after step {} (epoch {}): {}\n", r.step, r.epoch + 1, format_eval(r));
   std::fflush(stdout);
 }
 

@@ -7,8 +7,10 @@ target_compile_options(courier_flags INTERFACE
   -ffile-prefix-map=${CMAKE_SOURCE_DIR}/=
   # No code reads errno after a math call; without it sqrt blocks vectorisation. omp simd
   # pragmas hold in every module, with or without the OpenMP runtime. No FMA contraction:
-  # the same bits on every CPU and in every clone (core/simd.h).
-  -fno-math-errno -fopenmp-simd -ffp-contract=off)
+  # the same bits on every CPU and in every clone (core/simd.h). No code reads the FP exception
+  # flags either; without -fno-trapping-math a float compare-and-select (a clamp) blocks
+  # vectorisation. Neither flag changes a computed value.
+  -fno-math-errno -fno-trapping-math -fopenmp-simd -ffp-contract=off)
 
 if(COURIER_SANITIZE)
   target_compile_options(courier_flags INTERFACE

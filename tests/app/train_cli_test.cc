@@ -120,7 +120,8 @@ TEST(TrainCli, ShortRunPrintsProgressWritesMetricsAndEvaluates) {
                              "train.log_every=20", "--set", "train.out=" + run.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("step 60/60"));
-  EXPECT_THAT(r.out, HasSubstr("test accuracy"));
+  EXPECT_THAT(r.out, HasSubstr("test loss"));
+  EXPECT_THAT(r.out, HasSubstr("accuracy"));
   std::ifstream metrics(run / "metrics.jsonl");
   std::string line;
   int steps = 0;

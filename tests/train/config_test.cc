@@ -113,7 +113,7 @@ TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
 TEST(ConfigTest, EveryKeyIsInTheTableOnce) {
   const std::vector<std::string> names = config_key_names();
   EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size());
-  EXPECT_EQ(names.size(), 51u) << "a key was added or removed: update the tests below and configs/";
+  EXPECT_EQ(names.size(), 53u) << "a key was added or removed: update the tests below and configs/";
   for (const config_keys::KeySpec& spec : config_keys::table()) {
     EXPECT_FALSE(spec.doc.empty()) << config_keys::full_name(spec);
     EXPECT_TRUE(config_keys::is_section(spec.section)) << config_keys::full_name(spec);
@@ -161,7 +161,7 @@ threads = 1
 strategy = "ps"
 sync = "ssp"
 staleness = 2
-servers = 2
+servers = 1
 codec = "fp16"
 
 [checkpoint]
@@ -191,7 +191,6 @@ keep = 2
   expected.dist.strategy = "ps";
   expected.dist.sync = "ssp";
   expected.dist.staleness = 2;
-  expected.dist.servers = 2;
   expected.dist.codec = "fp16";
   expected.checkpoint = {.every = 1000, .keep = 2};
   EXPECT_EQ(c, expected);
@@ -222,7 +221,7 @@ std::vector<OverrideCase> every_key_override() {
       {"model.embedding", "model.embedding=384", [](Config& c) { c.model.embedding = 384; }},
       {"model.context", "model.context=256", [](Config& c) { c.model.context = 256; }},
       {"model.dropout", "model.dropout=0.2", [](Config& c) { c.model.dropout = 0.2; }},
-      {"model.vocabulary", "model.vocabulary=\"bytes\"", [](Config& c) { c.model.vocabulary = "bytes"; },
+      {"model.vocabulary", "model.vocabulary=\"chars\"", [](Config& c) { c.model.vocabulary = "chars"; },
        [](Config& c) { c.model.vocabulary = "unset"; }},
       {"data.kind", "data.kind=toy", [](Config& c) { c.data.kind = "toy"; }},
       {"data.path", "data.path=/tmp/some dir/x", [](Config& c) { c.data.path = "/tmp/some dir/x"; }},
@@ -249,6 +248,9 @@ std::vector<OverrideCase> every_key_override() {
       {"train.out", "train.out=runs/exp 1", [](Config& c) { c.train.out = "runs/exp 1"; }},
       {"train.log_every", "train.log_every=10", [](Config& c) { c.train.log_every = 10; }},
       {"train.eval_every", "train.eval_every=500", [](Config& c) { c.train.eval_every = 500; }},
+      {"train.eval_examples", "train.eval_examples=240", [](Config& c) { c.train.eval_examples = 240; }},
+      {"train.final_eval_examples", "train.final_eval_examples=2400",
+       [](Config& c) { c.train.final_eval_examples = 2400; }},
       {"train.threads", "train.threads=2", [](Config& c) { c.train.threads = 2; }},
       {"dist.transport", "dist.transport=mpi", [](Config& c) { c.dist.transport = "mpi"; }},
       {"dist.strategy", "dist.strategy=local-sgd", [](Config& c) { c.dist.strategy = "local-sgd"; }},
@@ -559,6 +561,8 @@ TEST(ConfigValidateTest, RulesAcrossKeys) {
        [](Config& c) { c.data.kind = "toy"; }},
       {"no data path", [](Config& c) { c.data.path = ""; }, {"data.path is empty"},
        [](Config& c) { c.data.kind = "toy"; }},
+      {"clip on sharded servers", [](Config& c) { c.dist.strategy = "ps"; c.dist.servers = 2; c.train.clip = 1; },
+       {"train.clip = 1", "dist.servers = 1 (got 2)"}, [](Config& c) { c.dist.servers = 1; }},
   };
   for (const RuleCase& test : cases) {
     Config c;

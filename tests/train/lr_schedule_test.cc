@@ -46,10 +46,11 @@ LrSchedule example_cosine() { return LrSchedule::cosine(1.0f, 10, 110, 0.1f); }
 
 TEST(LrScheduleTest, CosineWarmup) {
   const LrSchedule schedule = example_cosine();
-  // lr (step + 1) / warmup: 0.1 at step 0, 0.5 at step 4, the full lr at step warmup - 1 = 9.
-  EXPECT_FLOAT_EQ(schedule.at(0), 0.1f);
-  EXPECT_FLOAT_EQ(schedule.at(4), 0.5f);
-  EXPECT_FLOAT_EQ(schedule.at(9), 1.0f);
+  // nanoGPT's lr (step + 1) / (warmup + 1): 1/11 at step 0, 5/11 at step 4, 10/11 at step
+  // warmup - 1 = 9, then the top of the cosine.
+  EXPECT_FLOAT_EQ(schedule.at(0), 1.0f / 11.0f);
+  EXPECT_FLOAT_EQ(schedule.at(4), 5.0f / 11.0f);
+  EXPECT_FLOAT_EQ(schedule.at(9), 10.0f / 11.0f);
   for (std::int64_t step = 1; step < 10; ++step) EXPECT_GT(schedule.at(step), schedule.at(step - 1)) << step;
 }
 
@@ -76,7 +77,7 @@ TEST(LrScheduleTest, CosineDecreasesAfterWarmup) {
     EXPECT_LT(schedule.at(step), schedule.at(step - 1)) << "step " << step;
   }
   for (std::int64_t step = 0; step < 200; ++step) {
-    EXPECT_GE(schedule.at(step), 0.1f) << step;
+    EXPECT_GE(schedule.at(step), step < 10 ? 0.0f : 0.1f) << step;  // the warmup starts below min_lr
     EXPECT_LE(schedule.at(step), 1.0f) << step;
   }
 }
@@ -89,7 +90,7 @@ TEST(LrScheduleTest, CosineEdgeCases) {
   EXPECT_FLOAT_EQ(no_warmup.at(100), 0.0f);
   // Warmup as long as the run: warmup, then straight to min_lr (no division by zero).
   const LrSchedule all_warmup = LrSchedule::cosine(1.0f, 4, 4, 0.2f);
-  EXPECT_FLOAT_EQ(all_warmup.at(3), 1.0f);
+  EXPECT_FLOAT_EQ(all_warmup.at(3), 0.8f);
   EXPECT_FLOAT_EQ(all_warmup.at(4), 0.2f);
   EXPECT_TRUE(std::isfinite(all_warmup.at(4)));
   EXPECT_EQ(example_cosine().describe(), "cosine(lr=1, warmup=10, total=110, min_lr=0.1)");

@@ -22,7 +22,7 @@ struct ModelConfig {
   std::int64_t embedding = 128;              // gpt: embedding width (channels), >= 1
   std::int64_t context = 64;                 // gpt: context length in tokens, >= 1
   double dropout = 0.0;                      // gpt: dropout probability, in [0, 1)
-  std::string vocabulary = "bytes";          // gpt: tokenizer; bytes (256 byte values)
+  std::string vocabulary = "bytes";          // gpt: bytes (256 byte values) | chars (the corpus's distinct bytes)
 
   friend bool operator==(const ModelConfig&, const ModelConfig&) = default;
 };
@@ -59,6 +59,8 @@ struct TrainConfig {
   std::string out = "runs/run";     // run directory: metrics, checkpoints, manifest; not empty
   std::int64_t log_every = 50;      // steps between metric records, >= 1
   std::int64_t eval_every = 0;      // steps between evaluations, >= 0; 0: every epoch
+  std::int64_t eval_examples = 0;   // examples an evaluation reads, spaced evenly, >= 0; 0: all
+  std::int64_t final_eval_examples = 0;  // the same after the last step (and courier eval); 0: as eval_examples
   std::int64_t threads = 0;         // BLAS/OpenMP threads per node, >= 0; 0: auto
 
   friend bool operator==(const TrainConfig&, const TrainConfig&) = default;

@@ -53,8 +53,10 @@ const std::vector<KeySpec>& key_table() {
        .doc = "gpt: context length in tokens", .aliases = {"block_size", "context_length", "seq_len", "n_ctx"}},
       {.section = "model", .name = "dropout", .field = &member<&C::model, &M::dropout>, .range = fraction(),
        .doc = "gpt: dropout probability", .aliases = {"dropout_rate", "pdrop"}},
-      {.section = "model", .name = "vocabulary", .field = &member<&C::model, &M::vocabulary>, .choices = {"bytes"},
-       .doc = "gpt: tokenizer; bytes is one token per byte value (256 tokens)",
+      {.section = "model", .name = "vocabulary", .field = &member<&C::model, &M::vocabulary>,
+       .choices = {"bytes", "chars"},
+       .doc = "gpt: tokens; bytes: one a byte value (256); chars: one a distinct byte of the corpus (nanoGPT's "
+              "character models)",
        .aliases = {"vocab", "tokenizer"}},
 
       {.section = "data", .name = "kind", .field = &member<&C::data, &D::kind>,
@@ -119,6 +121,16 @@ const std::vector<KeySpec>& key_table() {
        .doc = "steps between metric records", .aliases = {"log_interval", "print_every"}},
       {.section = "train", .name = "eval_every", .field = &member<&C::train, &T::eval_every>, .range = at_least(0),
        .doc = "steps between evaluations; 0: at the end of every epoch", .aliases = {"eval_interval", "val_every"}},
+      {.section = "train", .name = "eval_examples", .field = &member<&C::train, &T::eval_examples>,
+       .range = at_least(0),
+       .doc = "examples an evaluation reads, spaced evenly through the evaluation set (for text: windows, as "
+              "char_gpt.py's); 0: all",
+       .aliases = {"eval_iters", "eval_samples", "eval_windows"}},
+      {.section = "train", .name = "final_eval_examples", .field = &member<&C::train, &T::final_eval_examples>,
+       .range = at_least(0),
+       .doc = "examples the evaluation after the last step (and `courier eval`) reads, spaced evenly; 0: as "
+              "train.eval_examples",
+       .aliases = {"final_eval_iters", "final_eval_windows"}},
       {.section = "train", .name = "threads", .field = &member<&C::train, &T::threads>, .range = at_least(0),
        .doc = "BLAS and OpenMP threads per node; 0: the cores divided among the local nodes",
        .aliases = {"num_threads", "omp_threads", "blas_threads"}},

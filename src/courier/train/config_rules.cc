@@ -101,6 +101,15 @@ Status data_has_path(const Config& c) {
       c.data.kind == "text" ? "text file" : "directory of the IDX files"));
 }
 
+// A parameter-server shard sees only its slice of the gradient, so it cannot clip the global norm.
+Status clip_needs_one_server(const Config& c) {
+  if (c.train.clip <= 0 || c.dist.strategy != "ps" || c.dist.servers == 1) return Status::ok();
+  return Status::invalid_argument(fmt::format(
+      "train.clip = {} with dist.strategy = \"ps\" needs dist.servers = 1 (got {}): a shard sees only its slice of "
+      "the gradient; set dist.servers = 1 or train.clip = 0",
+      c.train.clip, c.dist.servers));
+}
+
 constexpr std::array kRules = {
     config_keys::Rule{"train.epochs > 0 or train.iters > 0", &something_to_train},
     config_keys::Rule{"train.batch >= train.workers (the global batch is split across the workers)",
@@ -116,6 +125,7 @@ constexpr std::array kRules = {
                       "toy",
                       &model_reads_its_data},
     config_keys::Rule{"data.kind = fashion-mnist or text: data.path is not empty", &data_has_path},
+    config_keys::Rule{"train.clip > 0 with dist.strategy = ps: dist.servers = 1", &clip_needs_one_server},
 };
 
 }  // namespace

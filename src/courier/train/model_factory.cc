@@ -48,8 +48,21 @@ Result<Sequential> build_model(const Config& config, const Shape& sample_shape, 
           sample_shape));
     }
     model = make_fashion_cnn();
+  } else if (kind == "gpt") {
+    if (config.model.dropout > 0) {
+      return Status::unimplemented(fmt::format(
+          "model.dropout = {} is not built yet (the GPT trains without dropout); set model.dropout = 0",
+          config.model.dropout));
+    }
+    if (sample_shape.rank() != 1 || sample_shape[0] > config.model.context) {
+      return Status::invalid_argument(fmt::format(
+          "model.kind = \"gpt\" needs token windows of at most model.context = {} tokens, got examples of shape {}",
+          config.model.context, sample_shape));
+    }
+    model = make_gpt({.vocabulary = classes, .context = config.model.context, .layers = config.model.layers,
+                      .heads = config.model.heads, .channels = config.model.embedding});
   } else {
-    return Status::invalid_argument(fmt::format("model.kind = \"{}\" cannot be trained by this build yet; use mlp or cnn",
+    return Status::invalid_argument(fmt::format("model.kind = \"{}\" is not one courier knows; use mlp, cnn or gpt",
                                                 kind));
   }
   Rng init = Rng(config.train.seed).fork(0);
@@ -61,12 +74,16 @@ std::unique_ptr<Optimizer> build_optimizer(const Config& config, const std::vect
                                            std::int64_t offset, std::int64_t count) {
   const TrainConfig& t = config.train;
   std::vector<ParamGroup> groups = groups_for(specs, static_cast<float>(t.weight_decay), offset, count);
+  std::unique_ptr<Optimizer> optimizer;
   if (t.optimizer == "sgd") {
-    return std::make_unique<Sgd>(count, SgdOptions{.momentum = static_cast<float>(t.momentum)}, std::move(groups));
+    optimizer = std::make_unique<Sgd>(count, SgdOptions{.momentum = static_cast<float>(t.momentum)}, std::move(groups));
+  } else {
+    AdamOptions adam{.beta1 = static_cast<float>(t.beta1), .beta2 = static_cast<float>(t.beta2),
+                     .eps = static_cast<float>(t.eps), .decoupled_weight_decay = t.optimizer == "adamw"};
+    optimizer = std::make_unique<Adam>(count, adam, std::move(groups));
   }
-  AdamOptions adam{.beta1 = static_cast<float>(t.beta1), .beta2 = static_cast<float>(t.beta2),
-                   .eps = static_cast<float>(t.eps), .decoupled_weight_decay = t.optimizer == "adamw"};
-  return std::make_unique<Adam>(count, adam, std::move(groups));
+  optimizer->set_clip_norm(static_cast<float>(t.clip));
+  return optimizer;
 }
 
 LrSchedule build_schedule(const Config& config, std::int64_t total_steps) {

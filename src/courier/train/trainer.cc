@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <chrono>
+#include <numbers>
 #include <thread>
 
 #include <fmt/format.h>
@@ -18,6 +19,7 @@
 #include "courier/train/checkpoint/checkpoint.h"
 #include "courier/train/data/idx.h"
 #include "courier/train/data/sampler.h"
+#include "courier/train/data/text.h"
 #include "courier/train/metrics.h"
 #include "courier/train/model_factory.h"
 #include "courier/train/run_state.h"
@@ -35,17 +37,55 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 
 struct Data {
   std::shared_ptr<const Dataset> train;
-  std::shared_ptr<const Dataset> test;
+  std::shared_ptr<const Dataset> test;    // the test images, or the text's validation windows
+  std::optional<Vocabulary> vocabulary;  // text only
 };
 
 Result<Data> load_data(const Config& config) {
+  if (config.data.kind == "text") {
+    Result<TextCorpus> corpus = load_text(config.data.path, TextOptions{.context = config.model.context,
+                                                                        .validation_fraction = config.data.validation_fraction,
+                                                                        .vocabulary = config.model.vocabulary});
+    if (!corpus.is_ok()) return corpus.status();
+    return Data{std::move(corpus->train), std::move(corpus->validation), std::move(corpus->vocabulary)};
+  }
   if (config.data.kind != "fashion-mnist") {
     return Status::invalid_argument(fmt::format(
-        "data.kind = \"{}\" cannot be trained by `courier train` yet; use fashion-mnist", config.data.kind));
+        "data.kind = \"{}\" cannot be trained by `courier train`; use fashion-mnist or text", config.data.kind));
   }
   Result<FashionMnist> loaded = load_fashion_mnist(config.data.path, config.model.kind != "cnn");
   if (!loaded.is_ok()) return loaded.status();
-  return Data{std::move(loaded->train), std::move(loaded->test)};
+  return Data{std::move(loaded->train), std::move(loaded->test), std::nullopt};
+}
+
+// The checkpoint's vocabulary ("vocabulary" in the manifest: the byte of each token) must be
+// the data's, or every token id would mean another character.
+Status check_vocabulary(const Checkpoint& checkpoint, const Data& data, const Config& config) {
+  if (!data.vocabulary) return Status::ok();
+  const auto saved = checkpoint.manifest.find("vocabulary");
+  if (saved == checkpoint.manifest.end()) return Status::ok();  // not a language model's checkpoint
+  std::string symbols;
+  for (const auto& byte : *saved) symbols.push_back(static_cast<char>(byte.get<int>()));
+  if (symbols == data.vocabulary->symbols()) return Status::ok();
+  return Status::failed_precondition(fmt::format(
+      "the checkpoint's vocabulary ({} tokens) differs from the {} tokens of data.path = \"{}\" "
+      "(model.vocabulary = \"{}\"); use the text the model was trained on, or one made of the same characters",
+      symbols.size(), data.vocabulary->size(), config.data.path, config.model.vocabulary));
+}
+
+// Examples 0..size-1 spaced evenly, `count` of them: torch.linspace(0, size - 1, count).long(),
+// in float32 as torch computes it, so an evaluation reads the windows char_gpt.py reads.
+std::vector<std::int64_t> evenly_spaced(std::int64_t size, std::int64_t count) {
+  std::vector<std::int64_t> out(static_cast<std::size_t>(count));
+  if (count == 1) return {0};
+  const float end = static_cast<float>(size - 1);
+  const float step = end / static_cast<float>(count - 1);
+  const std::int64_t halfway = count / 2;
+  for (std::int64_t i = 0; i < count; ++i) {
+    const float at = i < halfway ? step * static_cast<float>(i) : end - step * static_cast<float>(count - i - 1);
+    out[static_cast<std::size_t>(i)] = static_cast<std::int64_t>(at);
+  }
+  return out;
 }
 
 bool is_parameter_server(const Config& config) { return config.dist.strategy == "ps"; }
@@ -117,32 +157,36 @@ std::unique_ptr<Strategy> make_strategy(const Run& run, Communicator& world, Com
   return std::make_unique<AllreduceStrategy>(workers, std::move(layers), options);
 }
 
-// Test loss and accuracy of `model` over the whole of `data`, in batches.
-EvalReport evaluate(Sequential& model, const Dataset& data) {
-  constexpr std::int64_t kBatch = 1000;
+// Loss and accuracy of `model` on `examples` examples of `data` spaced evenly (0: all of
+// them), in batches; for text, per token, and the loss in bits per byte too.
+EvalReport evaluate(Sequential& model, const Dataset& data, std::int64_t examples) {
+  const std::int64_t count = examples > 0 ? std::min(examples, data.size()) : data.size();
+  const std::int64_t per_example = data.labels_per_example();
+  const std::int64_t batch = per_example > 1 ? 120 : 1000;  // 120 windows: char_gpt.py's chunk
+  const std::vector<std::int64_t> chosen = evenly_spaced(data.size(), count);
   SoftmaxCrossEntropy loss_fn;
   double loss_sum = 0.0;
   std::int64_t correct = 0;
-  std::vector<std::int64_t> indices;
   std::vector<std::int32_t> labels;
   std::vector<std::int64_t> argmax;
-  for (std::int64_t begin = 0; begin < data.size(); begin += kBatch) {
-    const std::int64_t n = std::min(kBatch, data.size() - begin);
-    indices.resize(static_cast<std::size_t>(n));
-    for (std::int64_t i = 0; i < n; ++i) indices[static_cast<std::size_t>(i)] = begin + i;
+  for (std::int64_t begin = 0; begin < count; begin += batch) {
+    const std::int64_t n = std::min(batch, count - begin);
+    const std::span<const std::int64_t> indices(chosen.data() + begin, static_cast<std::size_t>(n));
     Tensor inputs = Tensor::empty(data.sample_shape().prepend(n));
-    labels.resize(static_cast<std::size_t>(n));
+    labels.resize(static_cast<std::size_t>(n * per_example));
     data.fill(indices, inputs, labels);
     const Tensor& logits = model.forward(inputs);
     loss_sum += static_cast<double>(loss_fn.forward(logits, labels)) * static_cast<double>(n);
-    Tensor best = Tensor::empty({n});
-    row_max_forward(logits, best, argmax);
-    for (std::int64_t i = 0; i < n; ++i) correct += argmax[static_cast<std::size_t>(i)] == labels[static_cast<std::size_t>(i)];
+    Tensor best = Tensor::empty({n * per_example});
+    row_max_forward(logits.as_matrix(), best, argmax);
+    for (std::size_t i = 0; i < labels.size(); ++i) correct += argmax[i] == labels[i];
   }
   EvalReport report;
-  report.examples = data.size();
-  report.loss = loss_sum / static_cast<double>(std::max<std::int64_t>(1, data.size()));
-  report.accuracy = static_cast<double>(correct) / static_cast<double>(std::max<std::int64_t>(1, data.size()));
+  report.examples = count;
+  report.loss = loss_sum / static_cast<double>(std::max<std::int64_t>(1, count));
+  report.accuracy = static_cast<double>(correct) / static_cast<double>(std::max<std::int64_t>(1, count * per_example));
+  // A text token is one byte (model.vocabulary bytes or chars), so nats a token / ln 2 is bits a byte.
+  if (per_example > 1) report.bits_per_byte = report.loss / std::numbers::ln2;
   return report;
 }
 
@@ -164,6 +208,8 @@ class Worker {
   Status save_checkpoint(std::int64_t done);
   void log_stats(std::int64_t step, double loss, float lr, double rate);
   bool reporting() const { return rank_ == 0; }
+  // Text windows predict a token a position; images are not counted in tokens.
+  std::int64_t tokens_per_sample() const { return run_.data.vocabulary ? run_.data.train->labels_per_example() : 0; }
 
   Run& run_;
   const Config& config_;
@@ -215,6 +261,7 @@ Status Worker::run() {
   const Tensor& values = model_->parameters().values();
   run_.result.parameters.assign(values.span().begin(), values.span().end());
   run_.result.samples_per_s = train_seconds_ > 0 ? static_cast<double>(total_samples_) / train_seconds_ : 0.0;
+  run_.result.tokens_per_s = run_.result.samples_per_s * static_cast<double>(tokens_per_sample());
   return Status::ok();
 }
 
@@ -232,9 +279,9 @@ Status Worker::step(std::int64_t step) {
   if (local > 0) {
     if (!inputs_.defined() || inputs_.dim(0) != local) {
       inputs_ = Tensor::empty(data.sample_shape().prepend(local));
-      dlogits_ = Tensor::empty({local, data.classes()});
+      dlogits_ = Tensor::empty(model_->output_shape().prepend(local));
     }
-    labels_.resize(static_cast<std::size_t>(local));
+    labels_.resize(static_cast<std::size_t>(local * data.labels_per_example()));
     data.fill(indices_, inputs_, labels_);
     const Tensor& logits = model_->forward(inputs_);
     local_loss = loss_fn_.forward(logits, labels_);
@@ -273,7 +320,8 @@ void Worker::after_step(std::int64_t step, double loss, float lr) {
   const double rate = window_seconds_ > 0 ? static_cast<double>(window_samples_) / window_seconds_ : 0.0;
   if (log) log_stats(step, loss, lr, rate);
   if (reporting() && run_.events.on_step) {
-    run_.events.on_step(StepReport{step, run_.total_steps, run_.plan->epoch_of(step), loss, lr, rate, train_seconds_});
+    run_.events.on_step(StepReport{step, run_.total_steps, run_.plan->epoch_of(step), loss, lr, rate,
+                                   rate * static_cast<double>(tokens_per_sample()), train_seconds_});
   }
   if (log) {
     window_samples_ = 0;
@@ -291,6 +339,7 @@ void Worker::log_stats(std::int64_t step, double loss, float lr, double rate) {
                        {"loss", loss},
                        {"lr", lr},
                        {"samples_per_s", rate},
+                       {"tokens_per_s", rate * static_cast<double>(tokens_per_sample())},
                        {"elapsed_s", train_seconds_},
                        {"bytes_sent", stats.bytes_sent},
                        {"bytes_received", stats.bytes_received},
@@ -301,14 +350,17 @@ void Worker::log_stats(std::int64_t step, double loss, float lr, double rate) {
 
 // After `done` steps: test metrics to the result, the events and metrics.jsonl.
 void Worker::evaluate_now(std::int64_t done, bool final) {
-  EvalReport report = evaluate(*model_, *run_.data.test);
+  const TrainConfig& t = config_.train;
+  const std::int64_t examples = final && t.final_eval_examples > 0 ? t.final_eval_examples : t.eval_examples;
+  EvalReport report = evaluate(*model_, *run_.data.test, examples);
   report.step = done;
   report.epoch = run_.plan->epoch_of(std::max<std::int64_t>(0, done - 1));
   run_.result.last_eval = report;
   if (run_.events.on_eval) run_.events.on_eval(report);
   if (run_.metrics) {
     nlohmann::json record = {{"kind", "eval"}, {"step", done}, {"epoch", report.epoch}, {"loss", report.loss},
-                             {"accuracy", report.accuracy}};
+                             {"accuracy", report.accuracy}, {"examples", report.examples}};
+    if (report.bits_per_byte) record["bits_per_byte"] = *report.bits_per_byte;
     if (final) record["final"] = true;
     run_.metrics->write(record);
   }
@@ -320,6 +372,11 @@ Status Worker::save_checkpoint(std::int64_t done) {
   Checkpoint checkpoint = capture_run_state(config_, done, run_.plan->epoch_of(std::max<std::int64_t>(0, done - 1)),
                                             model_->parameters(), with_optimizer_state ? optimizer_.get() : nullptr,
                                             static_cast<int>(config_.train.workers));
+  if (run_.data.vocabulary) {
+    std::vector<int> symbols;
+    for (char c : run_.data.vocabulary->symbols()) symbols.push_back(static_cast<unsigned char>(c));
+    checkpoint.manifest["vocabulary"] = symbols;
+  }
   if (Status s = write_checkpoint(root, done, checkpoint, static_cast<int>(config_.checkpoint.keep)); !s.is_ok()) {
     return s;
   }
@@ -396,6 +453,7 @@ Result<TrainResult> train(const Config& config, const TrainOptions& options, con
     if (!checkpoint.is_ok()) return checkpoint.status();
     Result<std::int64_t> step = checkpoint_step(*checkpoint);
     if (!step.is_ok()) return step.status();
+    if (Status s = check_vocabulary(*checkpoint, run.data, config); !s.is_ok()) return s;
     run.start_step = *step;
     run.resume = std::move(*checkpoint);
     if (events.on_note) {
@@ -450,10 +508,12 @@ Result<EvalReport> evaluate_checkpoint(const std::filesystem::path& path, std::s
   if (Status s = validate(*config); !s.is_ok()) return s;
   Result<Data> data = load_data(*config);
   if (!data.is_ok()) return data.status();
+  if (Status s = check_vocabulary(*checkpoint, *data, *config); !s.is_ok()) return s;
   Result<Sequential> model = build_model(*config, data->train->sample_shape(), data->train->classes());
   if (!model.is_ok()) return model.status();
   if (Status s = restore_run_state(*checkpoint, model->parameters(), nullptr); !s.is_ok()) return s;
-  EvalReport report = evaluate(*model, *data->test);
+  const TrainConfig& t = config->train;
+  EvalReport report = evaluate(*model, *data->test, t.final_eval_examples > 0 ? t.final_eval_examples : t.eval_examples);
   report.step = *step;
   return report;
 }

@@ -26,6 +26,7 @@ struct StepReport {
   double loss = 0.0;             // the global batch's for synchronous strategies, worker 0's own otherwise
   float lr = 0.0f;
   double samples_per_s = 0.0;    // over all workers, since the last report
+  double tokens_per_s = 0.0;     // text: samples_per_s times the tokens a sample predicts; else 0
   double elapsed_s = 0.0;        // training time so far (evaluation and checkpoints excluded)
 };
 
@@ -33,8 +34,9 @@ struct EvalReport {
   std::int64_t step = 0;
   std::int64_t epoch = 0;
   double loss = 0.0;
-  double accuracy = 0.0;
-  std::int64_t examples = 0;
+  double accuracy = 0.0;                 // for text: of the next-token predictions
+  std::int64_t examples = 0;             // images, or text windows
+  std::optional<double> bits_per_byte;   // text: the loss in bits per byte
 };
 
 // Called on worker 0's thread (on mpi: in the process of rank 0 only).
@@ -55,6 +57,7 @@ struct TrainResult {
   std::optional<EvalReport> last_eval;
   std::vector<float> parameters;         // worker 0's final flat parameters
   double samples_per_s = 0.0;            // training samples a second over the run (all workers)
+  double tokens_per_s = 0.0;             // text: tokens a second over the run; else 0
   bool is_reporting_rank = false;        // false on the other MPI ranks, whose result is empty
 };
 
@@ -62,7 +65,8 @@ struct TrainResult {
 // dead node, a corrupt checkpoint); never exits.
 Result<TrainResult> train(const Config& config, const TrainOptions& options = {}, const TrainEvents& events = {});
 
-// Test metrics of a checkpoint on the test data of the config it was trained with, after
+// Test metrics (for text: validation metrics, over train.final_eval_examples windows) of a
+// checkpoint on the test data of the config it was trained with, after
 // `overrides` ("section.key=value", e.g. data.path) (`courier eval`).
 Result<EvalReport> evaluate_checkpoint(const std::filesystem::path& checkpoint,
                                        std::span<const std::string> overrides = {});

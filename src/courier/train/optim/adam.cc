@@ -48,7 +48,7 @@ void adam_update(float* __restrict v, const float* __restrict g, float* __restri
 
 }  // namespace
 
-void Adam::step(std::span<float> values, std::span<const float> grads, float lr) {
+void Adam::update(std::span<float> values, std::span<const float> grads, float lr) {
   COURIER_CHECK_EQ(values.size(), grads.size(), "Adam values and gradients");
   COURIER_CHECK_EQ(values.size(), exp_avg_.size(), "Adam was built for another parameter count");
   ++step_count_;

@@ -21,9 +21,11 @@ class Adam final : public Optimizer {
   // REQUIRES: 0 <= beta < 1, eps > 0.
   Adam(std::int64_t count, AdamOptions options, std::vector<ParamGroup> groups = {});
 
-  void step(std::span<float> values, std::span<const float> grads, float lr) override;
   std::string describe() const override;
   std::vector<OptimizerState> state() override;
+
+ protected:
+  void update(std::span<float> values, std::span<const float> grads, float lr) override;
 
  private:
   AdamOptions options_;

@@ -10,7 +10,7 @@ namespace courier {
 
 float clip_grad_norm(std::span<float> grads, float max_norm) {
   COURIER_CHECK_GT(max_norm, 0.0f, "clip_grad_norm max_norm");
-  const auto norm = static_cast<float>(std::sqrt(squared_norm(grads)));
+  const float norm = grad_norm(grads);
   if (!std::isfinite(norm)) return norm;
   const float coefficient = max_norm / (norm + 1e-6f);
   if (coefficient < 1.0f) {
@@ -18,5 +18,7 @@ float clip_grad_norm(std::span<float> grads, float max_norm) {
   }
   return norm;
 }
+
+float grad_norm(std::span<const float> grads) { return static_cast<float>(std::sqrt(squared_norm(grads))); }
 
 }  // namespace courier

@@ -11,4 +11,7 @@ namespace courier {
 // can see it and skip the step.
 float clip_grad_norm(std::span<float> grads, float max_norm);
 
+// The L2 norm of all of grads (accumulated in double).
+float grad_norm(std::span<const float> grads);
+
 }  // namespace courier

@@ -45,7 +45,8 @@ float LrSchedule::at(std::int64_t step) const {
       return lr_ * static_cast<float>(std::pow(static_cast<double>(gamma_), static_cast<double>(step / step_size_)));
     case Kind::kCosine: {
       if (step < warmup_steps_) {
-        return lr_ * static_cast<float>(step + 1) / static_cast<float>(warmup_steps_);
+        // nanoGPT's ramp: lr (step + 1) / (warmup + 1), so the first step is not at full rate
+        return lr_ * static_cast<float>(step + 1) / static_cast<float>(warmup_steps_ + 1);
       }
       if (step >= total_steps_) return min_lr_;
       const double progress =

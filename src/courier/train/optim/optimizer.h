@@ -28,9 +28,18 @@ class Optimizer {
  public:
   virtual ~Optimizer() = default;
 
-  // Applies one update with learning rate lr. REQUIRES: values and grads have the size the
-  // optimizer was built for. Not thread-safe; one caller at a time.
-  virtual void step(std::span<float> values, std::span<const float> grads, float lr) = 0;
+  // Applies one update with learning rate lr: when clip_norm() > 0 and the gradients' global
+  // L2 norm exceeds it, the update sees them scaled down to that norm (as
+  // torch.nn.utils.clip_grad_norm_; grads itself is not modified). REQUIRES: values and grads
+  // have the size the optimizer was built for. Not thread-safe; one caller at a time.
+  void step(std::span<float> values, std::span<const float> grads, float lr);
+
+  // The largest gradient norm an update sees; 0 (the default) turns clipping off. Applies to
+  // the range this optimizer owns: a parameter-server shard clips its own slice.
+  void set_clip_norm(float max_norm);
+  float clip_norm() const { return clip_norm_; }
+  // The norm of the last step's gradients before clipping; 0 while clipping is off.
+  float last_grad_norm() const { return last_grad_norm_; }
 
   virtual std::string describe() const = 0;
   // The state buffers, for checkpoints; writable so a checkpoint can be restored into them.
@@ -41,7 +50,15 @@ class Optimizer {
   void set_step_count(std::int64_t steps) { step_count_ = steps; }
 
  protected:
+  // One update from the (possibly clipped) gradients.
+  virtual void update(std::span<float> values, std::span<const float> grads, float lr) = 0;
+
   std::int64_t step_count_ = 0;
+
+ private:
+  float clip_norm_ = 0.0f;
+  float last_grad_norm_ = 0.0f;
+  std::vector<float> clipped_;  // the scaled copy of the gradients, kept to avoid an allocation a step
 };
 
 // One group [0, count) with weight decay `weight_decay`: the usual case.

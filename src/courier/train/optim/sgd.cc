@@ -16,7 +16,7 @@ Sgd::Sgd(std::int64_t count, SgdOptions options, std::vector<ParamGroup> groups)
   if (options_.momentum > 0.0f) momentum_.assign(static_cast<std::size_t>(count), 0.0f);
 }
 
-void Sgd::step(std::span<float> values, std::span<const float> grads, float lr) {
+void Sgd::update(std::span<float> values, std::span<const float> grads, float lr) {
   COURIER_CHECK_EQ(values.size(), grads.size(), "SGD values and gradients");
   COURIER_CHECK_EQ(static_cast<std::int64_t>(values.size()), groups_.back().offset + groups_.back().count,
                    "SGD was built for another parameter count");

@@ -21,9 +21,11 @@ class Sgd final : public Optimizer {
   // REQUIRES: momentum >= 0; nesterov needs momentum > 0 and dampening 0 (as PyTorch).
   Sgd(std::int64_t count, SgdOptions options, std::vector<ParamGroup> groups = {});
 
-  void step(std::span<float> values, std::span<const float> grads, float lr) override;
   std::string describe() const override;
   std::vector<OptimizerState> state() override;
+
+ protected:
+  void update(std::span<float> values, std::span<const float> grads, float lr) override;
 
  private:
   SgdOptions options_;
