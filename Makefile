@@ -1,6 +1,6 @@
 # courier's front door. `make run` and `make test` do all the set-up they need.
 #
-#   make run            install what is missing, build, run the main job
+#   make run            install what is missing, build, train the default language model, print a sample
 #   make test           install what is missing, build, run every test
 #   make test-sanitize  the unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz           build the libFuzzer targets with clang and fuzz each for a bounded time
@@ -27,9 +27,14 @@ $(BUILD_DIR)/build.ninja:
 build: deps $(BUILD_DIR)/build.ninja
 	cmake --build --preset $(PRESET) -j $(JOBS)
 
-# The main job. Until the language model lands it is the seed example.
-run: build
-	$(COURIER) demo seed
+# The main job: a small character GPT trained on the King James Bible by 2 in-process
+# data-parallel nodes (configs/gpt-kjv.toml, a few minutes on 2 cores), then a sample from
+# the checkpoint it saved. Builds only the courier program, not the tests.
+RUN_DIR := runs/gpt-kjv
+run: deps data $(BUILD_DIR)/build.ninja
+	cmake --build --preset $(PRESET) -j $(JOBS) --target courier
+	$(COURIER) train configs/gpt-kjv.toml --set train.out=$(RUN_DIR)
+	$(COURIER) generate $(RUN_DIR)/checkpoints --prompt "And God said" --tokens 500 --temperature 0.8 --seed 1
 
 test: build data
 	ctest --preset $(PRESET)

@@ -59,8 +59,11 @@ int run_train(const TrainFlags& flags) {
   }
   if (!result->is_reporting_rank) return kExitOk;
   if (result->last_eval) {
-    const std::string rate = result->tokens_per_s > 0 ? fmt::format("{:.0f} tokens/s", result->tokens_per_s)
-                                                      : fmt::format("{:.0f} samples/s", result->samples_per_s);
+    const std::string rate =
+        result->tokens_per_s > 0
+            ? fmt::format("{:.0f} tokens/s, median step {:.2f} ms = {:.0f} tokens/s", result->tokens_per_s,
+                          result->median_step_s * 1e3, result->median_tokens_per_s)
+            : fmt::format("{:.0f} samples/s", result->samples_per_s);
     fmt::print("done: {} steps, {}, {}; run directory {}\n", result->steps, format_eval(*result->last_eval), rate,
                config->train.out);
   }

@@ -5,6 +5,8 @@
 #    steps, for N = 2 and 4.
 # 2. The parameter server in BSP (2 workers + 2 server ranks), local SGD and gossip (4 ranks)
 #    give the losses their in-process runs give; SSP (s = 3) runs to the end.
+# 3. A small GPT on data/kjv.txt: mpirun -n 2 allreduce equals one process on the whole batch,
+#    and the parameter server in SSP mode (2 workers + 1 server) runs to the end.
 # Usage: mpi_train.sh MPIEXEC COURIER CONFIGS_DIR SCRATCH
 set -euo pipefail
 mpiexec=$1
@@ -56,3 +58,18 @@ out=$("${mpirun[@]}" -n 4 "$courier" train "$configs/fashion-mlp-ps-ssp.toml" "$
   || { echo "ps-ssp under mpirun failed: $out"; exit 1; }
 grep -q "^done: 50 steps" <<< "$out" || { echo "ps-ssp under mpirun did not finish: $out"; exit 1; }
 echo "ps-ssp, mpirun -n 4: 50 steps done"
+
+kjv=$configs/../data/kjv.txt
+if [ ! -s "$kjv" ]; then echo "GPT runs skipped: $kjv is missing (make data)"; exit 0; fi
+gpt=(--set data.path="$kjv" --set model.layers=1 --set model.heads=2 --set model.embedding=32 --set model.context=16
+     --set train.batch=8 --set train.threads=1 --set train.eval_every=0 --set train.final_eval_examples=16)
+"$courier" train "$configs/gpt-kjv.toml" "${common[@]}" "${gpt[@]}" --set train.workers=1 \
+  --set train.out="$scratch/gpt-single" >/dev/null 2>&1 || { echo "the single-process GPT run failed"; exit 1; }
+"${mpirun[@]}" -n 2 "$courier" train "$configs/gpt-kjv.toml" "${common[@]}" "${gpt[@]}" --set train.workers=2 \
+  --set dist.transport=mpi --set train.out="$scratch/gpt-mpi2" >/dev/null 2>&1 || { echo "GPT under mpirun -n 2 failed"; exit 1; }
+compare "$scratch/gpt-single" "$scratch/gpt-mpi2" "gpt allreduce, mpirun -n 2 against 1 process"
+out=$("${mpirun[@]}" -n 3 "$courier" train "$configs/gpt-kjv.toml" "${common[@]}" "${gpt[@]}" --set train.workers=2 \
+        --set dist.strategy=ps --set dist.sync=ssp --set dist.transport=mpi --set train.out="$scratch/gpt-ssp" 2>&1) \
+  || { echo "GPT ps-ssp under mpirun failed: $out"; exit 1; }
+grep -q "^done: 50 steps" <<< "$out" || { echo "GPT ps-ssp under mpirun did not finish: $out"; exit 1; }
+echo "gpt ps-ssp, mpirun -n 3: 50 steps done"

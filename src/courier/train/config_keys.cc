@@ -120,7 +120,7 @@ const std::vector<KeySpec>& key_table() {
       {.section = "train", .name = "log_every", .field = &member<&C::train, &T::log_every>, .range = at_least(1),
        .doc = "steps between metric records", .aliases = {"log_interval", "print_every"}},
       {.section = "train", .name = "eval_every", .field = &member<&C::train, &T::eval_every>, .range = at_least(0),
-       .doc = "steps between evaluations; 0: at the end of every epoch", .aliases = {"eval_interval", "val_every"}},
+       .doc = "steps between evaluations (and one before the first step); 0: at the end of every epoch", .aliases = {"eval_interval", "val_every"}},
       {.section = "train", .name = "eval_examples", .field = &member<&C::train, &T::eval_examples>,
        .range = at_least(0),
        .doc = "examples an evaluation reads, spaced evenly through the evaluation set (for text: windows, as "

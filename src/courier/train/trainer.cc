@@ -3,6 +3,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <numbers>
 #include <thread>
@@ -126,7 +127,8 @@ struct Run {
   std::int64_t start_step = 0;
   std::optional<Checkpoint> resume;
   std::unique_ptr<MetricsWriter> metrics;
-  int threads_per_node = 1;
+  int threads_per_node = 1;      // OpenBLAS's pool (process-wide: the same for every node)
+  int omp_threads_per_node = 1;  // each node's OpenMP team for elementwise loops
   TrainResult result;  // written by worker 0
 };
 
@@ -228,7 +230,17 @@ class Worker {
   std::int64_t window_samples_ = 0;
   double window_seconds_ = 0.0;
   std::int64_t total_samples_ = 0;
+  std::vector<double> step_seconds_;
 };
+
+// The median of `seconds` after the first 10 (or of all when there are no more).
+double median_after_warmup(std::vector<double> seconds) {
+  if (seconds.empty()) return 0.0;
+  const auto skip = seconds.size() > 10 ? std::ptrdiff_t{10} : std::ptrdiff_t{0};
+  std::vector<double> steady(seconds.begin() + skip, seconds.end());
+  std::nth_element(steady.begin(), steady.begin() + static_cast<std::ptrdiff_t>(steady.size() / 2), steady.end());
+  return steady[steady.size() / 2];
+}
 
 Status Worker::prepare() {
   Result<Sequential> model = build_model(config_, run_.data.train->sample_shape(), run_.data.train->classes());
@@ -246,8 +258,10 @@ Status Worker::prepare() {
 }
 
 Status Worker::run() {
-  omp_set_num_threads(run_.threads_per_node);
+  omp_set_num_threads(run_.omp_threads_per_node);
   if (Status s = prepare(); !s.is_ok()) return s;
+  // With evaluations every N steps, one of the fresh model too, as nanoGPT and char_gpt.py do.
+  if (reporting() && run_.start_step == 0 && config_.train.eval_every > 0) evaluate_now(0, /*final=*/false);
   for (std::int64_t step = run_.start_step; step < run_.total_steps; ++step) {
     if (Status s = this->step(step); !s.is_ok()) return s;
     if (step + 1 == run_.total_steps) break;  // the last evaluation and checkpoint follow finish()
@@ -262,6 +276,11 @@ Status Worker::run() {
   run_.result.parameters.assign(values.span().begin(), values.span().end());
   run_.result.samples_per_s = train_seconds_ > 0 ? static_cast<double>(total_samples_) / train_seconds_ : 0.0;
   run_.result.tokens_per_s = run_.result.samples_per_s * static_cast<double>(tokens_per_sample());
+  run_.result.median_step_s = median_after_warmup(std::move(step_seconds_));
+  if (run_.result.median_step_s > 0) {
+    run_.result.median_tokens_per_s = static_cast<double>(config_.train.batch * tokens_per_sample()) /
+                                      run_.result.median_step_s;
+  }
   return Status::ok();
 }
 
@@ -296,6 +315,7 @@ Status Worker::step(std::int64_t step) {
   Result<double> loss = reported_loss(local_loss, local, global);
   if (!loss.is_ok()) return loss.status();
   const double seconds = seconds_since(started);
+  step_seconds_.push_back(seconds);
   train_seconds_ += seconds;
   window_seconds_ += seconds;
   window_samples_ += global;
@@ -470,6 +490,10 @@ Result<TrainResult> train(const Config& config, const TrainOptions& options, con
   run.threads_per_node = config.train.threads > 0 ? static_cast<int>(config.train.threads)
                                                   : std::max(1, cores / std::max(1, workers));
   set_blas_threads(run.threads_per_node);
+  // A GPT step is GEMMs: its elementwise loops gain little from an OpenMP team, and an idle
+  // team spins on the cores OpenBLAS's threads need (with 2 threads on 2 cores the step took
+  // 2.4x as long). So, as PyTorch does by default: one OpenMP thread, the BLAS pool for GEMMs.
+  run.omp_threads_per_node = config.model.kind == "gpt" ? 1 : run.threads_per_node;
 
   // In process every node writes to one metrics file; on mpi each process to its own.
   const std::filesystem::path out(config.train.out);

@@ -58,6 +58,8 @@ struct TrainResult {
   std::vector<float> parameters;         // worker 0's final flat parameters
   double samples_per_s = 0.0;            // training samples a second over the run (all workers)
   double tokens_per_s = 0.0;             // text: tokens a second over the run; else 0
+  double median_step_s = 0.0;            // median time of a training step after the first 10 (warm-up)
+  double median_tokens_per_s = 0.0;      // text: a full global batch's tokens over median_step_s; else 0
   bool is_reporting_rank = false;        // false on the other MPI ranks, whose result is empty
 };
 
