@@ -1,5 +1,6 @@
 // `courier train` and `courier eval` on bad input: each a message naming the problem and the
-// next step, a non-zero exit, and nothing already saved lost. Plus one short real run.
+// next step, a non-zero exit, and nothing already saved lost. Plus one short real run, and
+// `courier generate` from a small language model trained here.
 #include <filesystem>
 #include <fstream>
 
@@ -149,6 +150,41 @@ TEST(TrainCli, ShortRunPrintsProgressWritesMetricsAndEvaluates) {
   r = courier({"eval", (run / "checkpoints").string(), "--set", "data.path=/nonexistent/elsewhere"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("/nonexistent/elsewhere"));
+}
+
+TEST(GenerateCli, StreamsTheSameTextForASeedAndRefusesBadInput) {
+  const fs::path dir = scratch("generate");
+  const std::string corpus = (dir / "text.txt").string();
+  {
+    std::ofstream text(corpus);
+    for (int i = 0; i < 5; ++i) text << "In the beginning God created the heaven and the earth.\nAnd it was so.\n";
+  }
+  ProcessResult r = courier({"train", (kConfigs / "gpt-kjv.toml").string(), "--set", "data.path=" + corpus, "--set",
+                             "model.layers=1", "--set", "model.embedding=16", "--set", "model.heads=2", "--set",
+                             "model.context=8", "--set", "train.iters=20", "--set", "train.eval_every=0", "--set",
+                             "train.final_eval_examples=8", "--set", "train.out=" + (dir / "run").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("bits/byte"));
+  EXPECT_THAT(r.out, HasSubstr("tokens/s"));
+  const std::string checkpoint = (dir / "run" / "checkpoints").string();
+  const std::vector<std::string> args{"generate", checkpoint, "--prompt", "And", "--tokens", "30", "--seed", "4"};
+  ProcessResult first = courier(args);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(first.out.rfind("And", 0), 0u);
+  EXPECT_EQ(first.out.size(), 3u + 30u + 1u) << "the prompt, 30 characters and a newline";
+  EXPECT_EQ(courier(args).out, first.out);
+
+  r = courier({"eval", checkpoint});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("bits/byte"));
+
+  r = courier({"generate", checkpoint, "--prompt", "Jerusalem"});  // 'J' is not in the text
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("0x4a at offset 0"));
+  EXPECT_EQ(r.out, "") << "nothing printed before the error";
+  r = courier({"generate", (dir / "no-such-run").string(), "--prompt", "And"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("no-such-run"));
 }
 
 }  // namespace

@@ -2,14 +2,17 @@
 // TiedLmHead and make_gpt. Each has a values test and a gradient check; the whole model is
 // checked against PyTorch in tests/train/gpt_golden_test.cc.
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "courier/core/rng.h"
 #include "courier/nn/causal_self_attention.h"
+#include "courier/nn/dropout.h"
 #include "courier/nn/embedding.h"
 #include "courier/nn/gelu.h"
 #include "courier/nn/layer_norm.h"
@@ -215,6 +218,49 @@ TEST(TiedLmHeadLayer, SharesAndTrainsTheTokenTable) {
   model.backward(r);
   const Tensor analytic = model.parameters().grads().clone();
   EXPECT_TRUE(gradcheck(loss, model.parameters().values().span(), analytic.span()));
+}
+
+TEST(DropoutLayer, DropsAndScalesWhileTrainingAndPassesThroughWhenEvaluating) {
+  Dropout layer(0.25f, 9);
+  EXPECT_EQ(layer.describe(), "Dropout(0.25)");
+  const Tensor x = Tensor::full({4, 1000}, 2.0f);
+  Tensor out = Tensor::empty(x.shape()), din = Tensor::empty(x.shape());
+  LayerCache cache;
+  layer.forward(x, out, cache);
+  std::int64_t dropped = 0;
+  for (float v : out.span()) {
+    EXPECT_TRUE(v == 0.0f || v == 2.0f / 0.75f) << v;
+    dropped += v == 0.0f;
+  }
+  EXPECT_NEAR(static_cast<double>(dropped) / 4000.0, 0.25, 0.03);
+  layer.backward(x, out, Tensor::full(x.shape(), 3.0f), cache, &din);
+  for (std::int64_t i = 0; i < x.numel(); ++i) EXPECT_EQ(din.at(i), out.at(i) == 0.0f ? 0.0f : 3.0f / 0.75f);
+  Tensor again = Tensor::empty(x.shape());
+  layer.forward(x, again, cache);
+  EXPECT_NE(0, std::memcmp(again.data(), out.data(), 4000 * sizeof(float))) << "a new mask every forward";
+
+  layer.set_training(false);
+  layer.forward(x, out, cache);
+  expect_tensor_near(out, x);
+  layer.backward(x, out, Tensor::full(x.shape(), 3.0f), cache, &din);
+  expect_tensor_near(din, Tensor::full(x.shape(), 3.0f));
+  expect_check_error_naming([] { Dropout(1.0f, 0); }, {"[0, 1)"});
+}
+
+TEST(Gpt, DropoutEndsEveryBranchWithoutChangingParameterNames) {
+  Sequential plain = make_gpt({.vocabulary = 5, .context = 4, .layers = 2, .heads = 1, .channels = 4});
+  Sequential dropping = make_gpt({.vocabulary = 5, .context = 4, .layers = 2, .heads = 1, .channels = 4,
+                                  .dropout = 0.5f, .dropout_seed = 3});
+  Rng a(1), b(1);
+  plain.setup({4}, a);
+  dropping.setup({4}, b);
+  EXPECT_EQ(names(plain.parameters()), names(dropping.parameters()));
+  EXPECT_THAT(dropping.layer(1).describe(), ::testing::HasSubstr("Dropout(0.5)"));
+  const Tensor ids = Tensor::from({1, 4}, {1, 2, 3, 4});
+  const Tensor reference = plain.forward(ids).clone();
+  EXPECT_NE(0, std::memcmp(dropping.forward(ids).data(), reference.data(), reference.numel() * sizeof(float)));
+  dropping.set_training(false);  // evaluation: the same numbers as the model without dropout
+  expect_tensor_near(dropping.forward(ids), reference);
 }
 
 TEST(Gpt, BabyConfigMatchesNanoGptParameterCount) {

@@ -108,7 +108,9 @@ Tensor naive_attention(const Tensor& qkv, std::int64_t heads) {
         for (double& e : score) sum += (e = std::exp(e - max));
         for (std::int64_t i = 0; i < HS; ++i) {
           double acc = 0;
-          for (std::int64_t s = 0; s <= t; ++s) acc += score[static_cast<std::size_t>(s)] / sum * qkv.at({b, s, 2 * C + h * HS + i});
+          for (std::int64_t s = 0; s <= t; ++s) {
+            acc += score[static_cast<std::size_t>(s)] / sum * qkv.at({b, s, 2 * C + h * HS + i});
+          }
           out.at({b, t, h * HS + i}) = static_cast<float>(acc);
         }
       }
@@ -199,9 +201,12 @@ TEST(EmbeddingKernel, LooksUpAndScattersRows) {
 TEST(EmbeddingKernel, RejectsIdsOutsideTheVocabulary) {
   const Tensor wte = Tensor::zeros({3, 2}), wpe = Tensor::zeros({2, 2});
   Tensor out = Tensor::empty({1, 2, 2});
-  expect_check_error_naming([&] { embedding_forward(Tensor::from({1, 2}, {0, 3}), wte, wpe, out); }, {"token id 3 at position 1"});
-  expect_check_error_naming([&] { embedding_forward(Tensor::from({1, 2}, {0.5f, 1}), wte, wpe, out); }, {"token id 0.5"});
-  expect_check_error_naming([&] { embedding_forward(Tensor::from({1, 2}, {-1, 1}), wte, wpe, out); }, {"outside [0, 3)"});
+  expect_check_error_naming([&] { embedding_forward(Tensor::from({1, 2}, {0, 3}), wte, wpe, out); },
+                            {"token id 3 at position 1"});
+  expect_check_error_naming([&] { embedding_forward(Tensor::from({1, 2}, {0.5f, 1}), wte, wpe, out); },
+                            {"token id 0.5"});
+  expect_check_error_naming([&] { embedding_forward(Tensor::from({1, 2}, {-1, 1}), wte, wpe, out); },
+                            {"outside [0, 3)"});
 }
 
 }  // namespace

@@ -87,6 +87,21 @@ TEST(GptTraining, AllreduceOfTwoWorkersEqualsOneWorkerWithTheWholeBatch) {
   }
 }
 
+TEST(GptTraining, DropoutTrainsAndEvaluationDoesNotDrop) {
+  ScratchDir dir;
+  Config config = gpt_config(dir, "dropout", 2, 60);
+  config.model.dropout = 0.2;
+  Result<TrainResult> result = train(config);
+  ASSERT_TRUE(result.is_ok()) << result.status().to_string();
+  EXPECT_LT(mean(result->losses, 50, 60), mean(result->losses, 0, 10) - 0.5);
+  const std::filesystem::path checkpoint = dir.file("dropout") / "checkpoints";
+  Result<EvalReport> first = evaluate_checkpoint(checkpoint);
+  Result<EvalReport> second = evaluate_checkpoint(checkpoint);
+  ASSERT_TRUE(first.is_ok() && second.is_ok());
+  EXPECT_EQ(first->loss, second->loss) << "no masks at evaluation";
+  EXPECT_NEAR(first->loss, result->last_eval->loss, 1e-6) << "the trainer's evaluation does not drop either";
+}
+
 class GptGeneration : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -130,7 +145,8 @@ TEST_F(GptGeneration, TemperatureZeroIsGreedy) {
 TEST_F(GptGeneration, LongPromptsKeepTheLastContextTokens) {
   const std::string prompt(50, 'e');  // far past model.context = 8
   EXPECT_EQ(text({.prompt = prompt, .tokens = 5, .temperature = 0.0}).size(), 55u);
-  EXPECT_EQ(text({.prompt = "", .tokens = 5, .temperature = 0.0}).size(), 5u) << "an empty prompt starts from a newline";
+  EXPECT_EQ(text({.prompt = "", .tokens = 5, .temperature = 0.0}).size(), 5u)
+      << "an empty prompt starts from a newline";
 }
 
 TEST_F(GptGeneration, RefusesPromptBytesOutsideTheVocabulary) {

@@ -52,6 +52,10 @@ class Layer {
   virtual void forward(const Tensor& in, Tensor& out, LayerCache& cache) = 0;
   virtual void backward(const Tensor& in, const Tensor& out, const Tensor& dout, LayerCache& cache, Tensor* din) = 0;
 
+  // Training (the default) or evaluation mode: layers that behave differently (Dropout)
+  // override it; containers pass it on.
+  virtual void set_training(bool) {}
+
   // Containers (Residual) override it to bind their sublayers too.
   virtual void bind(Parameters& parameters) { parameters_ = &parameters; }
 

@@ -4,7 +4,9 @@
 #include <cmath>
 
 #include "courier/nn/causal_self_attention.h"
+#include "courier/core/rng.h"
 #include "courier/nn/conv2d.h"
+#include "courier/nn/dropout.h"
 #include "courier/nn/embedding.h"
 #include "courier/nn/gelu.h"
 #include "courier/nn/layer_norm.h"
@@ -57,11 +59,13 @@ Sequential make_gpt(const GptOptions& o) {
     auto& attention = model.add<Residual>();
     attention.add<LayerNorm>(C);
     attention.add<CausalSelfAttention>(C, o.heads, AttentionOptions{.qkv_init = weights, .proj_init = projections});
+    if (o.dropout > 0) attention.add<Dropout>(o.dropout, Rng(o.dropout_seed).fork(2 * l).next_u64());
     auto& mlp = model.add<Residual>();
     mlp.add<LayerNorm>(C);
     mlp.add<Linear>(C, 4 * C, LinearOptions{.bias = false, .weight_init = weights});
     mlp.add<Gelu>(GeluApproximation::kExact);
     mlp.add<Linear>(4 * C, C, LinearOptions{.bias = false, .weight_init = projections});
+    if (o.dropout > 0) mlp.add<Dropout>(o.dropout, Rng(o.dropout_seed).fork(2 * l + 1).next_u64());
   }
   model.add<LayerNorm>(C);
   model.add<TiedLmHead>(embedding);

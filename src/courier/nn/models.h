@@ -26,6 +26,8 @@ struct GptOptions {
   std::int64_t layers = 4;
   std::int64_t heads = 4;
   std::int64_t channels = 128;  // the embedding width C
+  float dropout = 0.0f;         // > 0: a Dropout at the end of every residual branch
+  std::uint64_t dropout_seed = 0;
 };
 
 // nanoGPT's GPT without biases or dropout (peers/char_gpt.py), as layers:
@@ -35,7 +37,10 @@ struct GptOptions {
 //   1 + 2L       LayerNorm (final)
 //   2 + 2L       TiedLmHead              (T, C) -> (T, vocabulary) logits
 // Initialisation N(0, 0.02), residual output projections N(0, 0.02 / sqrt(2 L)), LayerNorm
-// gains 1. Per-sample input {T} for any T <= context (token ids as fp32).
+// gains 1. With dropout > 0 each branch ends in a Dropout (nanoGPT's resid_dropout and MLP
+// dropout; none on the embeddings or the attention probabilities), which adds no parameters,
+// so parameter names do not depend on it. Per-sample input {T} for any T <= context (token
+// ids as fp32).
 Sequential make_gpt(const GptOptions& options);
 
 }  // namespace courier

@@ -40,6 +40,10 @@ void Residual::bind(Parameters& parameters) {
   for (auto& layer : branch_) layer->bind(parameters);
 }
 
+void Residual::set_training(bool training) {
+  for (auto& layer : branch_) layer->set_training(training);
+}
+
 // saved[j] = output of branch layer j (B, shapes_[j]); saved[n + j] = its gradient
 void Residual::forward(const Tensor& in, Tensor& out, LayerCache& cache) {
   const std::size_t n = branch_.size();

@@ -31,6 +31,10 @@ void Sequential::setup(const Shape& input, Rng& rng) {
   caches_.resize(layers_.size());
 }
 
+void Sequential::set_training(bool training) {
+  for (auto& layer : layers_) layer->set_training(training);
+}
+
 Parameters& Sequential::parameters() {
   COURIER_CHECK(is_setup(), "parameters() before setup()");
   return *parameters_;

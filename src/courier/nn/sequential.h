@@ -55,6 +55,9 @@ class Sequential {
   // when din is not null.
   void backward(const Tensor& dout, const GradsReadyHook& on_grads_ready = {}, Tensor* din = nullptr);
 
+  // Training (the default) or evaluation mode, for every layer (Dropout passes through when evaluating).
+  void set_training(bool training);
+
   Parameters& parameters();
   const Parameters& parameters() const;
   std::size_t layer_count() const { return layers_.size(); }

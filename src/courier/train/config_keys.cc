@@ -52,7 +52,7 @@ const std::vector<KeySpec>& key_table() {
       {.section = "model", .name = "context", .field = &member<&C::model, &M::context>, .range = at_least(1),
        .doc = "gpt: context length in tokens", .aliases = {"block_size", "context_length", "seq_len", "n_ctx"}},
       {.section = "model", .name = "dropout", .field = &member<&C::model, &M::dropout>, .range = fraction(),
-       .doc = "gpt: dropout probability", .aliases = {"dropout_rate", "pdrop"}},
+       .doc = "gpt: dropout probability at the end of every residual branch (as nanoGPT's resid_dropout); 0: none", .aliases = {"dropout_rate", "pdrop"}},
       {.section = "model", .name = "vocabulary", .field = &member<&C::model, &M::vocabulary>,
        .choices = {"bytes", "chars"},
        .doc = "gpt: tokens; bytes: one a byte value (256); chars: one a distinct byte of the corpus (nanoGPT's "
@@ -120,7 +120,8 @@ const std::vector<KeySpec>& key_table() {
       {.section = "train", .name = "log_every", .field = &member<&C::train, &T::log_every>, .range = at_least(1),
        .doc = "steps between metric records", .aliases = {"log_interval", "print_every"}},
       {.section = "train", .name = "eval_every", .field = &member<&C::train, &T::eval_every>, .range = at_least(0),
-       .doc = "steps between evaluations (and one before the first step); 0: at the end of every epoch", .aliases = {"eval_interval", "val_every"}},
+       .doc = "steps between evaluations (and one before the first step); 0: at the end of every epoch",
+       .aliases = {"eval_interval", "val_every"}},
       {.section = "train", .name = "eval_examples", .field = &member<&C::train, &T::eval_examples>,
        .range = at_least(0),
        .doc = "examples an evaluation reads, spaced evenly through the evaluation set (for text: windows, as "

@@ -37,7 +37,9 @@ Result<Vocabulary> checkpoint_vocabulary(const Checkpoint& checkpoint, const Con
 // The symbols of a vocabulary as people read them: printable bytes as themselves, others escaped.
 std::string printable(std::string_view symbols) {
   std::string out;
-  for (unsigned char c : symbols) out += c >= 0x20 && c < 0x7f ? std::string(1, static_cast<char>(c)) : fmt::format("\\x{:02x}", c);
+  for (unsigned char c : symbols) {
+    out += c >= 0x20 && c < 0x7f ? std::string(1, static_cast<char>(c)) : fmt::format("\\x{:02x}", c);
+  }
   return out;
 }
 
@@ -46,7 +48,9 @@ Status check_options(const GenerateOptions& o) {
   if (!(o.temperature >= 0) || !std::isfinite(o.temperature)) {
     return Status::invalid_argument(fmt::format("--temperature must be >= 0 (0 is greedy), got {}", o.temperature));
   }
-  if (o.top_k < 0) return Status::invalid_argument(fmt::format("--top-k must be >= 0 (0: all tokens), got {}", o.top_k));
+  if (o.top_k < 0) {
+    return Status::invalid_argument(fmt::format("--top-k must be >= 0 (0: all tokens), got {}", o.top_k));
+  }
   return Status::ok();
 }
 
@@ -101,6 +105,7 @@ Status generate(const std::filesystem::path& path, const GenerateOptions& option
   Result<Sequential> model = build_model(*config, {context}, vocabulary->size());
   if (!model.is_ok()) return model.status();
   if (Status s = restore_run_state(*checkpoint, model->parameters(), nullptr); !s.is_ok()) return s;
+  model->set_training(false);
 
   on_text(options.prompt);
   std::vector<std::int32_t> tokens = std::move(*prompt);

@@ -22,7 +22,8 @@ struct GenerateOptions {
 
 // Loads `checkpoint` (a run's checkpoints/ root or a step directory), then produces
 // options.tokens tokens after the prompt, calling on_text with the prompt once the model is
-// loaded, then with the text of each token as soon as it is sampled. The model sees the last model.context tokens. Errors: what read_checkpoint
+// loaded, then with the text of each token as soon as it is sampled. The model sees the last
+// model.context tokens. Errors: what read_checkpoint
 // returns (NOT_FOUND, DATA_LOSS, ...); FAILED_PRECONDITION for a checkpoint that is not a
 // language model's; INVALID_ARGUMENT for bad options or a prompt byte outside the vocabulary
 // (naming it, its offset and the vocabulary). Blocking; single-threaded.

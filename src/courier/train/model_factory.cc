@@ -32,7 +32,7 @@ std::vector<ParamGroup> groups_for(const std::vector<ParamSpec>& specs, float we
 
 }  // namespace
 
-Result<Sequential> build_model(const Config& config, const Shape& sample_shape, std::int64_t classes) {
+Result<Sequential> build_model(const Config& config, const Shape& sample_shape, std::int64_t classes, int node) {
   Sequential model;
   const std::string& kind = config.model.kind;
   if (kind == "mlp") {
@@ -49,18 +49,15 @@ Result<Sequential> build_model(const Config& config, const Shape& sample_shape, 
     }
     model = make_fashion_cnn();
   } else if (kind == "gpt") {
-    if (config.model.dropout > 0) {
-      return Status::unimplemented(fmt::format(
-          "model.dropout = {} is not built yet (the GPT trains without dropout); set model.dropout = 0",
-          config.model.dropout));
-    }
     if (sample_shape.rank() != 1 || sample_shape[0] > config.model.context) {
       return Status::invalid_argument(fmt::format(
           "model.kind = \"gpt\" needs token windows of at most model.context = {} tokens, got examples of shape {}",
           config.model.context, sample_shape));
     }
     model = make_gpt({.vocabulary = classes, .context = config.model.context, .layers = config.model.layers,
-                      .heads = config.model.heads, .channels = config.model.embedding});
+                      .heads = config.model.heads, .channels = config.model.embedding,
+                      .dropout = static_cast<float>(config.model.dropout),
+                      .dropout_seed = Rng(config.train.seed).fork(1000 + static_cast<std::uint64_t>(node)).next_u64()});
   } else {
     return Status::invalid_argument(fmt::format("model.kind = \"{}\" is not one courier knows; use mlp, cnn or gpt",
                                                 kind));

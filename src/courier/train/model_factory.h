@@ -12,9 +12,10 @@
 namespace courier {
 
 // The model of config.model for inputs of `sample_shape` and `classes` outputs, set up and
-// initialised from config.train.seed (the same parameters on every node). INVALID_ARGUMENT
-// for a model kind this build cannot train yet or a shape it does not fit.
-Result<Sequential> build_model(const Config& config, const Shape& sample_shape, std::int64_t classes);
+// initialised from config.train.seed (the same parameters on every node). Dropout masks come
+// from config.train.seed and `node`, so every node draws its own. INVALID_ARGUMENT for a model
+// kind this build cannot train or a shape it does not fit.
+Result<Sequential> build_model(const Config& config, const Shape& sample_shape, std::int64_t classes, int node = 0);
 
 // The optimizer of config.train over the flat range [offset, offset + count) of `params`
 // (the whole buffer, or a parameter server's slice). Weight decay applies to the parameters

@@ -44,9 +44,10 @@ struct Data {
 
 Result<Data> load_data(const Config& config) {
   if (config.data.kind == "text") {
-    Result<TextCorpus> corpus = load_text(config.data.path, TextOptions{.context = config.model.context,
-                                                                        .validation_fraction = config.data.validation_fraction,
-                                                                        .vocabulary = config.model.vocabulary});
+    const TextOptions options{.context = config.model.context,
+                              .validation_fraction = config.data.validation_fraction,
+                              .vocabulary = config.model.vocabulary};
+    Result<TextCorpus> corpus = load_text(config.data.path, options);
     if (!corpus.is_ok()) return corpus.status();
     return Data{std::move(corpus->train), std::move(corpus->validation), std::move(corpus->vocabulary)};
   }
@@ -171,6 +172,7 @@ EvalReport evaluate(Sequential& model, const Dataset& data, std::int64_t example
   std::int64_t correct = 0;
   std::vector<std::int32_t> labels;
   std::vector<std::int64_t> argmax;
+  model.set_training(false);
   for (std::int64_t begin = 0; begin < count; begin += batch) {
     const std::int64_t n = std::min(batch, count - begin);
     const std::span<const std::int64_t> indices(chosen.data() + begin, static_cast<std::size_t>(n));
@@ -183,6 +185,7 @@ EvalReport evaluate(Sequential& model, const Dataset& data, std::int64_t example
     row_max_forward(logits.as_matrix(), best, argmax);
     for (std::size_t i = 0; i < labels.size(); ++i) correct += argmax[i] == labels[i];
   }
+  model.set_training(true);
   EvalReport report;
   report.examples = count;
   report.loss = loss_sum / static_cast<double>(std::max<std::int64_t>(1, count));
@@ -243,7 +246,8 @@ double median_after_warmup(std::vector<double> seconds) {
 }
 
 Status Worker::prepare() {
-  Result<Sequential> model = build_model(config_, run_.data.train->sample_shape(), run_.data.train->classes());
+  Result<Sequential> model =
+      build_model(config_, run_.data.train->sample_shape(), run_.data.train->classes(), world_.rank());
   if (!model.is_ok()) return model.status();
   model_.emplace(std::move(*model));
   Parameters& params = model_->parameters();
@@ -537,7 +541,8 @@ Result<EvalReport> evaluate_checkpoint(const std::filesystem::path& path, std::s
   if (!model.is_ok()) return model.status();
   if (Status s = restore_run_state(*checkpoint, model->parameters(), nullptr); !s.is_ok()) return s;
   const TrainConfig& t = config->train;
-  EvalReport report = evaluate(*model, *data->test, t.final_eval_examples > 0 ? t.final_eval_examples : t.eval_examples);
+  const std::int64_t examples = t.final_eval_examples > 0 ? t.final_eval_examples : t.eval_examples;
+  EvalReport report = evaluate(*model, *data->test, examples);
   report.step = *step;
   return report;
 }
