@@ -87,6 +87,26 @@ TEST(GptTraining, AllreduceOfTwoWorkersEqualsOneWorkerWithTheWholeBatch) {
   }
 }
 
+TEST(GptTraining, EveryStrategyTrainsTheGpt) {
+  ScratchDir dir;
+  struct Case {
+    const char* strategy;
+    const char* sync;
+  };
+  for (const Case& c : {Case{"ps", "bsp"}, Case{"ps", "asp"}, Case{"ps", "ssp"}, Case{"local-sgd", "bsp"},
+                        Case{"gossip", "bsp"}}) {
+    Config config = gpt_config(dir, std::string(c.strategy) + "-" + c.sync, 2, 80);
+    config.dist.strategy = c.strategy;
+    config.dist.sync = c.sync;
+    config.dist.local_steps = 4;
+    Result<TrainResult> result = train(config);
+    ASSERT_TRUE(result.is_ok()) << c.strategy << " " << c.sync << ": " << result.status().to_string();
+    ASSERT_EQ(result->losses.size(), 80u);
+    EXPECT_LT(mean(result->losses, 70, 80), mean(result->losses, 0, 10) - 0.5) << c.strategy << " " << c.sync;
+    ASSERT_TRUE(result->last_eval && result->last_eval->bits_per_byte);
+  }
+}
+
 TEST(GptTraining, DropoutTrainsAndEvaluationDoesNotDrop) {
   ScratchDir dir;
   Config config = gpt_config(dir, "dropout", 2, 60);
