@@ -61,7 +61,7 @@ struct TrainConfig {
   std::int64_t eval_every = 0;      // steps between evaluations, >= 0; 0: every epoch
   std::int64_t eval_examples = 0;   // examples an evaluation reads, spaced evenly, >= 0; 0: all
   std::int64_t final_eval_examples = 0;  // the same after the last step (and courier eval); 0: as eval_examples
-  std::int64_t threads = 0;         // BLAS/OpenMP threads per node, >= 0; 0: auto
+  std::int64_t threads = 0;         // BLAS threads per node, >= 0; 0: auto
 
   friend bool operator==(const TrainConfig&, const TrainConfig&) = default;
 };

@@ -133,7 +133,8 @@ const std::vector<KeySpec>& key_table() {
               "train.eval_examples",
        .aliases = {"final_eval_iters", "final_eval_windows"}},
       {.section = "train", .name = "threads", .field = &member<&C::train, &T::threads>, .range = at_least(0),
-       .doc = "BLAS and OpenMP threads per node; 0: the cores divided among the local nodes",
+       .doc = "BLAS threads per node (its elementwise loops run on one thread); 0: the cores divided among "
+              "the local nodes",
        .aliases = {"num_threads", "omp_threads", "blas_threads"}},
 
       {.section = "dist", .name = "transport", .field = &member<&C::dist, &X::transport>,
