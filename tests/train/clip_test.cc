@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "courier/core/check.h"
+#include "courier/train/optim/adam.h"
 
 namespace courier {
 namespace {
@@ -86,6 +87,33 @@ TEST(ClipTest, MaxNormMustBePositive) {
   std::vector<float> grads = {1.0f};
   EXPECT_THROW(clip_grad_norm(grads, 0.0f), CheckError);
   EXPECT_THROW(clip_grad_norm(grads, -1.0f), CheckError);
+}
+
+// Through Optimizer::step: the update sees clipped gradients, and a NaN or Inf gradient
+// changes nothing and is counted.
+TEST(OptimizerClipTest, StepClipsACopyAndSkipsNonFiniteGradients) {
+  Adam adam(2, AdamOptions{.decoupled_weight_decay = true});
+  adam.set_clip_norm(1.0f);
+  std::vector<float> values = {1.0f, 1.0f};
+  const std::vector<float> big = {30.0f, 40.0f};  // norm 50
+  EXPECT_TRUE(adam.step(values, big, 0.1f));
+  EXPECT_FLOAT_EQ(adam.last_grad_norm(), 50.0f);
+  EXPECT_EQ(big[0], 30.0f) << "the caller's gradients are not modified";
+  EXPECT_EQ(adam.step_count(), 1);
+  const std::vector<float> after_one = values;
+  const std::vector<float> exp_avg(adam.state()[0].values.begin(), adam.state()[0].values.end());
+
+  for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+    EXPECT_FALSE(adam.step(values, std::vector<float>{bad, 1.0f}, 0.1f));
+  }
+  EXPECT_EQ(values, after_one);
+  EXPECT_EQ(std::vector<float>(adam.state()[0].values.begin(), adam.state()[0].values.end()), exp_avg);
+  EXPECT_EQ(adam.step_count(), 1) << "skipped steps do not advance the bias correction";
+  EXPECT_EQ(adam.nonfinite_in_a_row(), 2);
+  EXPECT_EQ(adam.skipped_steps(), 2);
+  EXPECT_TRUE(adam.step(values, big, 0.1f));
+  EXPECT_EQ(adam.nonfinite_in_a_row(), 0);
+  EXPECT_EQ(adam.skipped_steps(), 2);
 }
 
 }  // namespace

@@ -113,7 +113,7 @@ TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
 TEST(ConfigTest, EveryKeyIsInTheTableOnce) {
   const std::vector<std::string> names = config_key_names();
   EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size());
-  EXPECT_EQ(names.size(), 53u) << "a key was added or removed: update the tests below and configs/";
+  EXPECT_EQ(names.size(), 54u) << "a key was added or removed: update the tests below and configs/";
   for (const config_keys::KeySpec& spec : config_keys::table()) {
     EXPECT_FALSE(spec.doc.empty()) << config_keys::full_name(spec);
     EXPECT_TRUE(config_keys::is_section(spec.section)) << config_keys::full_name(spec);
@@ -238,6 +238,7 @@ std::vector<OverrideCase> every_key_override() {
       {"train.beta2", "train.beta2=0.95", [](Config& c) { c.train.beta2 = 0.95; }},
       {"train.eps", "train.eps=1e-6", [](Config& c) { c.train.eps = 1e-6; }},
       {"train.clip", "train.clip=1", [](Config& c) { c.train.clip = 1.0; }},
+      {"train.max_bad_steps", "train.max_bad_steps=1", [](Config& c) { c.train.max_bad_steps = 1; }},
       {"train.schedule", "train.schedule=\"cosine\"", [](Config& c) { c.train.schedule = "cosine"; }},
       {"train.warmup", "train.warmup=200", [](Config& c) { c.train.warmup = 200; }},
       {"train.min_lr", "train.min_lr=1e-5", [](Config& c) { c.train.min_lr = 1e-5; }},

@@ -52,6 +52,25 @@ TEST(Trainer, AllreduceOfNWorkersEqualsOneWorkerWithTheWholeBatch) {
   }
 }
 
+TEST(Trainer, StopsAfterMaxBadStepsOfNonFiniteGradients) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  Config config = mlp_config("diverge", 2, 50);
+  config.train.optimizer = "sgd";
+  config.train.lr = 1e30;  // the first update blows the weights up; the next gradients are NaN or Inf
+  config.train.max_bad_steps = 3;
+  std::vector<std::string> notes;
+  TrainEvents events;
+  events.on_note = [&](const std::string& note) { notes.push_back(note); };
+  Result<TrainResult> result = train(config, {}, events);
+  ASSERT_FALSE(result.is_ok());
+  EXPECT_EQ(result.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(result.status().message(), HasSubstr("NaN or Inf in 3 steps in a row"));
+  EXPECT_THAT(result.status().message(), HasSubstr("Lower train.lr"));
+  int skipped = 0;
+  for (const std::string& note : notes) skipped += note.find("update skipped") != std::string::npos;
+  EXPECT_EQ(skipped, 3);
+}
+
 TEST(Trainer, ResumedRunEqualsUninterruptedRunBitForBit) {
   if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
   Config whole = mlp_config("whole", 2, 40);

@@ -50,6 +50,7 @@ struct TrainConfig {
   double beta2 = 0.999;             // adam/adamw second-moment decay, in [0, 1)
   double eps = 1e-8;                // adam/adamw denominator term, > 0
   double clip = 0.0;                // global gradient-norm clip, >= 0; 0: off
+  std::int64_t max_bad_steps = 3;   // consecutive steps with NaN/Inf gradients skipped before the run stops, >= 1
   std::string schedule = "constant";  // constant | cosine | step
   std::int64_t warmup = 0;          // cosine: linear warmup steps, >= 0
   double min_lr = 0.0;              // cosine: final learning rate, >= 0, <= lr

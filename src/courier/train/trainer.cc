@@ -206,6 +206,7 @@ class Worker {
   Status prepare();
   Status step(std::int64_t step);
   Result<double> reported_loss(double local_loss, std::int64_t local_examples, std::int64_t global_examples);
+  Status check_finite(std::int64_t step);
   void after_step(std::int64_t step, double loss, float lr);
   Status maybe_evaluate_and_checkpoint(std::int64_t step);
   void evaluate_now(std::int64_t done, bool final);
@@ -319,6 +320,7 @@ Status Worker::step(std::int64_t step) {
     for (std::size_t i = model_->layer_count(); i-- > 0;) strategy_->on_grads_ready(model_->parameter_range(i));
   }
   if (Status s = strategy_->finish_step(params, *optimizer_); !s.is_ok()) return s;
+  if (Status s = check_finite(step); !s.is_ok()) return s;
   Result<double> loss = reported_loss(local_loss, local, global);
   if (!loss.is_ok()) return loss.status();
   const double seconds = seconds_since(started);
@@ -329,6 +331,23 @@ Status Worker::step(std::int64_t step) {
   total_samples_ += global;
   after_step(step, *loss, lr);
   return Status::ok();
+}
+
+// A step whose gradient held NaN or Inf left the model alone (Optimizer::step); say so, and
+// stop after train.max_bad_steps of them in a row. (A parameter server's shards skip such
+// updates on their own; its workers do not see them.)
+Status Worker::check_finite(std::int64_t step) {
+  const int in_a_row = optimizer_->nonfinite_in_a_row();
+  if (in_a_row == 0) return Status::ok();
+  if (reporting() && run_.events.on_note) {
+    run_.events.on_note(fmt::format("step {}: the gradient holds NaN or Inf; update skipped ({} in a row)", step + 1,
+                                    in_a_row));
+  }
+  if (in_a_row < config_.train.max_bad_steps) return Status::ok();
+  return Status::failed_precondition(fmt::format(
+      "node {}: the gradient held NaN or Inf in {} steps in a row (steps {} to {}); the run stops, the model as of "
+      "step {} unchanged since. Lower train.lr, set train.clip (e.g. 1.0), or check the data",
+      world_.rank(), in_a_row, step + 2 - in_a_row, step + 1, step + 1 - in_a_row));
 }
 
 // The step's loss over the global batch (synchronous strategies) or this worker's own.

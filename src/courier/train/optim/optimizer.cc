@@ -1,5 +1,8 @@
-// What every optimizer shares: gradient clipping before the update, parameter groups.
+// What every optimizer shares: skipping non-finite gradients, clipping before the update,
+// parameter groups.
 #include "courier/train/optim/optimizer.h"
+
+#include <cmath>
 
 #include "courier/core/check.h"
 #include "courier/train/optim/clip.h"
@@ -11,19 +14,25 @@ void Optimizer::set_clip_norm(float max_norm) {
   clip_norm_ = max_norm;
 }
 
-void Optimizer::step(std::span<float> values, std::span<const float> grads, float lr) {
-  if (clip_norm_ <= 0.0f) {
-    update(values, grads, lr);
-    return;
+bool Optimizer::step(std::span<float> values, std::span<const float> grads, float lr) {
+  // The sum of squares is finite exactly when every gradient element is (a float squared
+  // cannot overflow a double), so one pass serves both the check and the clip.
+  const float norm = grad_norm(grads);
+  if (!std::isfinite(norm)) {
+    ++nonfinite_in_a_row_;
+    ++skipped_steps_;
+    return false;
   }
-  last_grad_norm_ = grad_norm(grads);
-  if (!(last_grad_norm_ > clip_norm_)) {  // within the bound, or not finite (left for the caller to see)
+  nonfinite_in_a_row_ = 0;
+  if (clip_norm_ > 0.0f) last_grad_norm_ = norm;
+  if (clip_norm_ <= 0.0f || !(norm > clip_norm_)) {
     update(values, grads, lr);
-    return;
+    return true;
   }
   clipped_.assign(grads.begin(), grads.end());
   clip_grad_norm(clipped_, clip_norm_);
   update(values, clipped_, lr);
+  return true;
 }
 
 std::vector<ParamGroup> single_group(std::int64_t count, float weight_decay) {

@@ -28,11 +28,17 @@ class Optimizer {
  public:
   virtual ~Optimizer() = default;
 
-  // Applies one update with learning rate lr: when clip_norm() > 0 and the gradients' global
-  // L2 norm exceeds it, the update sees them scaled down to that norm (as
-  // torch.nn.utils.clip_grad_norm_; grads itself is not modified). REQUIRES: values and grads
-  // have the size the optimizer was built for. Not thread-safe; one caller at a time.
-  void step(std::span<float> values, std::span<const float> grads, float lr);
+  // Applies one update with learning rate lr and returns true; when clip_norm() > 0 and the
+  // gradients' global L2 norm exceeds it, the update sees them scaled down to that norm (as
+  // torch.nn.utils.clip_grad_norm_; grads itself is not modified). When any gradient is NaN
+  // or infinite it changes nothing (values, state, step count), counts the step as skipped
+  // and returns false. REQUIRES: values and grads have the size the optimizer was built for.
+  // Not thread-safe; one caller at a time.
+  bool step(std::span<float> values, std::span<const float> grads, float lr);
+
+  // Steps skipped for non-finite gradients: consecutive ones up to the last step, and all.
+  int nonfinite_in_a_row() const { return nonfinite_in_a_row_; }
+  std::int64_t skipped_steps() const { return skipped_steps_; }
 
   // The largest gradient norm an update sees; 0 (the default) turns clipping off. Applies to
   // the range this optimizer owns: a parameter-server shard clips its own slice.
@@ -58,6 +64,8 @@ class Optimizer {
  private:
   float clip_norm_ = 0.0f;
   float last_grad_norm_ = 0.0f;
+  int nonfinite_in_a_row_ = 0;
+  std::int64_t skipped_steps_ = 0;
   std::vector<float> clipped_;  // the scaled copy of the gradients, kept to avoid an allocation a step
 };
 
