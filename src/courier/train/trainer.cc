@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <numbers>
 #include <thread>
 
 #include <fmt/format.h>
@@ -16,11 +15,9 @@
 #include "courier/core/check.h"
 #include "courier/nn/softmax_cross_entropy.h"
 #include "courier/tensor/matmul.h"
-#include "courier/tensor/reduce.h"
 #include "courier/train/checkpoint/checkpoint.h"
-#include "courier/train/data/idx.h"
+#include "courier/train/evaluation.h"
 #include "courier/train/data/sampler.h"
-#include "courier/train/data/text.h"
 #include "courier/train/metrics.h"
 #include "courier/train/model_factory.h"
 #include "courier/train/run_state.h"
@@ -35,60 +32,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-struct Data {
-  std::shared_ptr<const Dataset> train;
-  std::shared_ptr<const Dataset> test;    // the test images, or the text's validation windows
-  std::optional<Vocabulary> vocabulary;  // text only
-};
-
-Result<Data> load_data(const Config& config) {
-  if (config.data.kind == "text") {
-    const TextOptions options{.context = config.model.context,
-                              .validation_fraction = config.data.validation_fraction,
-                              .vocabulary = config.model.vocabulary};
-    Result<TextCorpus> corpus = load_text(config.data.path, options);
-    if (!corpus.is_ok()) return corpus.status();
-    return Data{std::move(corpus->train), std::move(corpus->validation), std::move(corpus->vocabulary)};
-  }
-  if (config.data.kind != "fashion-mnist") {
-    return Status::invalid_argument(fmt::format(
-        "data.kind = \"{}\" cannot be trained by `courier train`; use fashion-mnist or text", config.data.kind));
-  }
-  Result<FashionMnist> loaded = load_fashion_mnist(config.data.path, config.model.kind != "cnn");
-  if (!loaded.is_ok()) return loaded.status();
-  return Data{std::move(loaded->train), std::move(loaded->test), std::nullopt};
-}
-
-// The checkpoint's vocabulary ("vocabulary" in the manifest: the byte of each token) must be
-// the data's, or every token id would mean another character.
-Status check_vocabulary(const Checkpoint& checkpoint, const Data& data, const Config& config) {
-  if (!data.vocabulary) return Status::ok();
-  const auto saved = checkpoint.manifest.find("vocabulary");
-  if (saved == checkpoint.manifest.end()) return Status::ok();  // not a language model's checkpoint
-  std::string symbols;
-  for (const auto& byte : *saved) symbols.push_back(static_cast<char>(byte.get<int>()));
-  if (symbols == data.vocabulary->symbols()) return Status::ok();
-  return Status::failed_precondition(fmt::format(
-      "the checkpoint's vocabulary ({} tokens) differs from the {} tokens of data.path = \"{}\" "
-      "(model.vocabulary = \"{}\"); use the text the model was trained on, or one made of the same characters",
-      symbols.size(), data.vocabulary->size(), config.data.path, config.model.vocabulary));
-}
-
-// Examples 0..size-1 spaced evenly, `count` of them: torch.linspace(0, size - 1, count).long(),
-// in float32 as torch computes it, so an evaluation reads the windows char_gpt.py reads.
-std::vector<std::int64_t> evenly_spaced(std::int64_t size, std::int64_t count) {
-  std::vector<std::int64_t> out(static_cast<std::size_t>(count));
-  if (count == 1) return {0};
-  const float end = static_cast<float>(size - 1);
-  const float step = end / static_cast<float>(count - 1);
-  const std::int64_t halfway = count / 2;
-  for (std::int64_t i = 0; i < count; ++i) {
-    const float at = i < halfway ? step * static_cast<float>(i) : end - step * static_cast<float>(count - i - 1);
-    out[static_cast<std::size_t>(i)] = static_cast<std::int64_t>(at);
-  }
-  return out;
-}
 
 bool is_parameter_server(const Config& config) { return config.dist.strategy == "ps"; }
 
@@ -116,13 +59,13 @@ ParameterServerOptions ps_options(const Config& config) {
 
 // Everything the nodes of one run share (in process: one object for all threads).
 struct Run {
-  Run(const Config& c, const TrainOptions& o, const TrainEvents& e, Data d)
+  Run(const Config& c, const TrainOptions& o, const TrainEvents& e, RunData d)
       : config(c), options(o), events(e), data(std::move(d)) {}
 
   const Config& config;
   const TrainOptions& options;
   const TrainEvents& events;
-  Data data;
+  RunData data;
   std::unique_ptr<BatchPlan> plan;
   std::int64_t total_steps = 0;
   std::int64_t start_step = 0;
@@ -157,41 +100,6 @@ std::unique_ptr<Strategy> make_strategy(const Run& run, Communicator& world, Com
   options.bucket_bytes = static_cast<std::size_t>(config.dist.bucket_mb * (1 << 20));
   options.collective = collective_options(config);
   return std::make_unique<AllreduceStrategy>(workers, std::move(layers), options);
-}
-
-// Loss and accuracy of `model` on `examples` examples of `data` spaced evenly (0: all of
-// them), in batches; for text, per token, and the loss in bits per byte too.
-EvalReport evaluate(Sequential& model, const Dataset& data, std::int64_t examples) {
-  const std::int64_t count = examples > 0 ? std::min(examples, data.size()) : data.size();
-  const std::int64_t per_example = data.labels_per_example();
-  const std::int64_t batch = per_example > 1 ? 120 : 1000;  // 120 windows: char_gpt.py's chunk
-  const std::vector<std::int64_t> chosen = evenly_spaced(data.size(), count);
-  SoftmaxCrossEntropy loss_fn;
-  double loss_sum = 0.0;
-  std::int64_t correct = 0;
-  std::vector<std::int32_t> labels;
-  std::vector<std::int64_t> argmax;
-  model.set_training(false);
-  for (std::int64_t begin = 0; begin < count; begin += batch) {
-    const std::int64_t n = std::min(batch, count - begin);
-    const std::span<const std::int64_t> indices(chosen.data() + begin, static_cast<std::size_t>(n));
-    Tensor inputs = Tensor::empty(data.sample_shape().prepend(n));
-    labels.resize(static_cast<std::size_t>(n * per_example));
-    data.fill(indices, inputs, labels);
-    const Tensor& logits = model.forward(inputs);
-    loss_sum += static_cast<double>(loss_fn.forward(logits, labels)) * static_cast<double>(n);
-    Tensor best = Tensor::empty({n * per_example});
-    row_max_forward(logits.as_matrix(), best, argmax);
-    for (std::size_t i = 0; i < labels.size(); ++i) correct += argmax[i] == labels[i];
-  }
-  model.set_training(true);
-  EvalReport report;
-  report.examples = count;
-  report.loss = loss_sum / static_cast<double>(std::max<std::int64_t>(1, count));
-  report.accuracy = static_cast<double>(correct) / static_cast<double>(std::max<std::int64_t>(1, count * per_example));
-  // A text token is one byte (model.vocabulary bytes or chars), so nats a token / ln 2 is bits a byte.
-  if (per_example > 1) report.bits_per_byte = report.loss / std::numbers::ln2;
-  return report;
 }
 
 // One worker's training loop.
@@ -488,7 +396,7 @@ Status check_supported(const Config& config) {
 Result<TrainResult> train(const Config& config, const TrainOptions& options, const TrainEvents& events) {
   if (Status s = validate(config); !s.is_ok()) return s;
   if (Status s = check_supported(config); !s.is_ok()) return s;
-  Result<Data> data = load_data(config);
+  Result<RunData> data = load_run_data(config);
   if (!data.is_ok()) return data.status();
   Run run{config, options, events, std::move(*data)};
   const int workers = static_cast<int>(config.train.workers);
@@ -552,7 +460,7 @@ Result<EvalReport> evaluate_checkpoint(const std::filesystem::path& path, std::s
     if (Status s = apply_override(*config, assignment); !s.is_ok()) return s;
   }
   if (Status s = validate(*config); !s.is_ok()) return s;
-  Result<Data> data = load_data(*config);
+  Result<RunData> data = load_run_data(*config);
   if (!data.is_ok()) return data.status();
   if (Status s = check_vocabulary(*checkpoint, *data, *config); !s.is_ok()) return s;
   Result<Sequential> model = build_model(*config, data->train->sample_shape(), data->train->classes());

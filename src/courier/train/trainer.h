@@ -16,6 +16,7 @@
 #include "courier/comm/trace.h"
 #include "courier/core/status.h"
 #include "courier/train/config.h"
+#include "courier/train/evaluation.h"
 
 namespace courier {
 
@@ -28,15 +29,6 @@ struct StepReport {
   double samples_per_s = 0.0;    // over all workers, since the last report
   double tokens_per_s = 0.0;     // text: samples_per_s times the tokens a sample predicts; else 0
   double elapsed_s = 0.0;        // training time so far (evaluation and checkpoints excluded)
-};
-
-struct EvalReport {
-  std::int64_t step = 0;
-  std::int64_t epoch = 0;
-  double loss = 0.0;
-  double accuracy = 0.0;                 // for text: of the next-token predictions
-  std::int64_t examples = 0;             // images, or text windows
-  std::optional<double> bits_per_byte;   // text: the loss in bits per byte
 };
 
 // Called on worker 0's thread (on mpi: in the process of rank 0 only).
