@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "courier/train/generate.h"
+#include "courier/train/run_state.h"
 #include "courier/train/trainer.h"
 #include "testutil/scratch_dir.h"
 
@@ -120,6 +121,21 @@ TEST(GptTraining, DropoutTrainsAndEvaluationDoesNotDrop) {
   ASSERT_TRUE(first.is_ok() && second.is_ok());
   EXPECT_EQ(first->loss, second->loss) << "no masks at evaluation";
   EXPECT_NEAR(first->loss, result->last_eval->loss, 1e-6) << "the trainer's evaluation does not drop either";
+}
+
+TEST(CheckpointVocabulary, RoundTripsAndRefusesAnythingButBytes) {
+  Checkpoint checkpoint;
+  Result<std::optional<std::string>> none = checkpoint_vocabulary(checkpoint);
+  ASSERT_TRUE(none.is_ok());
+  EXPECT_FALSE(*none) << "an image run's checkpoint has no vocabulary";
+  set_checkpoint_vocabulary(checkpoint, std::string("\n AZ\xff", 5));
+  Result<std::optional<std::string>> saved = checkpoint_vocabulary(checkpoint);
+  ASSERT_TRUE(saved.is_ok() && *saved);
+  EXPECT_EQ(**saved, std::string("\n AZ\xff", 5));
+  for (const nlohmann::json& bad : {nlohmann::json("abc"), nlohmann::json({65, 300}), nlohmann::json({65, "B"})}) {
+    checkpoint.manifest["vocabulary"] = bad;
+    EXPECT_EQ(checkpoint_vocabulary(checkpoint).status().code(), StatusCode::kDataLoss) << bad.dump();
+  }
 }
 
 class GptGeneration : public ::testing::Test {

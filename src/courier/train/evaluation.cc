@@ -9,6 +9,7 @@
 #include "courier/nn/softmax_cross_entropy.h"
 #include "courier/tensor/reduce.h"
 #include "courier/train/data/idx.h"
+#include "courier/train/run_state.h"
 
 namespace courier {
 
@@ -32,20 +33,13 @@ Result<RunData> load_run_data(const Config& config) {
 
 Status check_vocabulary(const Checkpoint& checkpoint, const RunData& data, const Config& config) {
   if (!data.vocabulary) return Status::ok();
-  const auto saved = checkpoint.manifest.find("vocabulary");
-  if (saved == checkpoint.manifest.end()) return Status::ok();  // not a language model's checkpoint
-  std::string symbols;
-  for (const auto& byte : *saved) {
-    if (!byte.is_number_integer() || byte.get<int>() < 0 || byte.get<int>() > 255) {
-      return Status::data_loss("the checkpoint's manifest \"vocabulary\" holds something other than byte values");
-    }
-    symbols.push_back(static_cast<char>(byte.get<int>()));
-  }
-  if (symbols == data.vocabulary->symbols()) return Status::ok();
+  Result<std::optional<std::string>> saved = checkpoint_vocabulary(checkpoint);
+  if (!saved.is_ok()) return saved.status();
+  if (!*saved || **saved == data.vocabulary->symbols()) return Status::ok();  // none: not a text run's
   return Status::failed_precondition(fmt::format(
       "the checkpoint's vocabulary ({} tokens) differs from the {} tokens of data.path = \"{}\" "
       "(model.vocabulary = \"{}\"); use the text the model was trained on, or one made of the same characters",
-      symbols.size(), data.vocabulary->size(), config.data.path, config.model.vocabulary));
+      (*saved)->size(), data.vocabulary->size(), config.data.path, config.model.vocabulary));
 }
 
 std::vector<std::int64_t> evenly_spaced(std::int64_t size, std::int64_t count) {

@@ -18,20 +18,12 @@ namespace courier {
 namespace {
 
 // The vocabulary the checkpoint's model was trained with (its manifest's "vocabulary").
-Result<Vocabulary> checkpoint_vocabulary(const Checkpoint& checkpoint, const Config& config) {
-  const auto saved = checkpoint.manifest.find("vocabulary");
-  if (saved == checkpoint.manifest.end() || !saved->is_array()) {
-    if (config.model.vocabulary == "bytes") return Vocabulary::bytes();
-    return Status::data_loss("the checkpoint's manifest lacks its \"vocabulary\" table; it cannot be decoded");
-  }
-  std::string symbols;
-  for (const auto& byte : *saved) {
-    if (!byte.is_number_integer() || byte.get<int>() < 0 || byte.get<int>() > 255) {
-      return Status::data_loss("the checkpoint's \"vocabulary\" holds something other than byte values");
-    }
-    symbols.push_back(static_cast<char>(byte.get<int>()));
-  }
-  return Vocabulary::from_symbols(symbols);
+Result<Vocabulary> vocabulary_of(const Checkpoint& checkpoint, const Config& config) {
+  Result<std::optional<std::string>> saved = checkpoint_vocabulary(checkpoint);
+  if (!saved.is_ok()) return saved.status();
+  if (*saved) return Vocabulary::from_symbols(**saved);
+  if (config.model.vocabulary == "bytes") return Vocabulary::bytes();
+  return Status::data_loss("the checkpoint's manifest lacks its \"vocabulary\" table; it cannot be decoded");
 }
 
 // The symbols of a vocabulary as people read them: printable bytes as themselves, others escaped.
@@ -92,7 +84,7 @@ Status generate(const std::filesystem::path& path, const GenerateOptions& option
         "{} holds a model.kind = \"{}\" model; `courier generate` needs a language model (model.kind = \"gpt\")",
         path.string(), config->model.kind));
   }
-  Result<Vocabulary> vocabulary = checkpoint_vocabulary(*checkpoint, *config);
+  Result<Vocabulary> vocabulary = vocabulary_of(*checkpoint, *config);
   if (!vocabulary.is_ok()) return vocabulary.status();
   Result<std::vector<std::int32_t>> prompt = vocabulary->encode(options.prompt);
   if (!prompt.is_ok()) {

@@ -104,4 +104,26 @@ Result<Config> checkpoint_config(const Checkpoint& checkpoint) {
   return parse_config(checkpoint.manifest["config"].get<std::string>(), "the checkpoint's config");
 }
 
+void set_checkpoint_vocabulary(Checkpoint& checkpoint, std::string_view symbols) {
+  std::vector<int> bytes;
+  for (char c : symbols) bytes.push_back(static_cast<unsigned char>(c));
+  checkpoint.manifest["vocabulary"] = bytes;
+}
+
+Result<std::optional<std::string>> checkpoint_vocabulary(const Checkpoint& checkpoint) {
+  const auto saved = checkpoint.manifest.find("vocabulary");
+  if (saved == checkpoint.manifest.end()) return std::optional<std::string>();
+  std::string symbols;
+  if (saved->is_array()) {
+    for (const auto& byte : *saved) {
+      if (!byte.is_number_integer() || byte.get<int>() < 0 || byte.get<int>() > 255) break;
+      symbols.push_back(static_cast<char>(byte.get<int>()));
+    }
+  }
+  if (!saved->is_array() || symbols.size() != saved->size()) {
+    return Status::data_loss("the checkpoint manifest's \"vocabulary\" is not a list of byte values");
+  }
+  return std::optional<std::string>(std::move(symbols));
+}
+
 }  // namespace courier

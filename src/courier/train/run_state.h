@@ -5,6 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "courier/nn/parameters.h"
 #include "courier/train/checkpoint/checkpoint.h"
@@ -23,6 +26,12 @@ Checkpoint capture_run_state(const Config& config, std::int64_t steps_done, std:
 // the checkpoint has it) into place. FAILED_PRECONDITION naming the tensor when one is
 // missing or has another shape (a checkpoint of another model).
 Status restore_run_state(const Checkpoint& checkpoint, Parameters& params, Optimizer* optimizer);
+
+// A text run's vocabulary in the manifest ("vocabulary": the byte of each token, in order).
+void set_checkpoint_vocabulary(Checkpoint& checkpoint, std::string_view symbols);
+// The saved symbols; nullopt when the checkpoint has none (not a text run); DATA_LOSS when the
+// field is not a list of byte values.
+Result<std::optional<std::string>> checkpoint_vocabulary(const Checkpoint& checkpoint);
 
 // The manifest's step (steps completed), and the config it was trained with.
 Result<std::int64_t> checkpoint_step(const Checkpoint& checkpoint);

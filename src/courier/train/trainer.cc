@@ -326,11 +326,7 @@ Status Worker::save_checkpoint(std::int64_t done) {
   Checkpoint checkpoint = capture_run_state(config_, done, run_.plan->epoch_of(std::max<std::int64_t>(0, done - 1)),
                                             model_->parameters(), with_optimizer_state ? optimizer_.get() : nullptr,
                                             static_cast<int>(config_.train.workers));
-  if (run_.data.vocabulary) {
-    std::vector<int> symbols;
-    for (char c : run_.data.vocabulary->symbols()) symbols.push_back(static_cast<unsigned char>(c));
-    checkpoint.manifest["vocabulary"] = symbols;
-  }
+  if (run_.data.vocabulary) set_checkpoint_vocabulary(checkpoint, run_.data.vocabulary->symbols());
   if (Status s = write_checkpoint(root, done, checkpoint, static_cast<int>(config_.checkpoint.keep)); !s.is_ok()) {
     return s;
   }
