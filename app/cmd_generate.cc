@@ -20,10 +20,7 @@ int run_generate(const GenerateFlags& flags) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);  // stream: each token as soon as it is sampled
   });
-  if (!status.is_ok()) {
-    fmt::print(stderr, "courier: {}\n", status.message());
-    return status.code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
-  }
+  if (!status.is_ok()) return report_failure(status);
   fmt::print("\n");
   return kExitOk;
 }

@@ -83,11 +83,8 @@ struct EvalFlags {
 
 int run_eval(const EvalFlags& flags) {
   Result<EvalReport> report = evaluate_checkpoint(flags.checkpoint, flags.overrides);
-  if (!report.is_ok()) {
-    fmt::print(stderr, "courier: {}\n", report.status().message());
-    // A bad --set is a usage error; a missing or damaged checkpoint or data a failure.
-    return report.status().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
-  }
+  // A bad --set is a usage error; a missing or damaged checkpoint or data a failure.
+  if (!report.is_ok()) return report_failure(report.status());
   fmt::print("checkpoint {} (step {}): {}\n", flags.checkpoint, report->step, format_eval(*report));
   return kExitOk;
 }

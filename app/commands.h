@@ -6,6 +6,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "courier/core/status.h"
+
 namespace courier::app {
 
 // What a parsed command line asks for. Returns the process exit code.
@@ -16,6 +18,10 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitInternal = 70;
+
+// Prints "courier: <message>" to stderr and returns the exit code of a failed command: bad
+// input the user gave on the command line (INVALID_ARGUMENT) is usage, anything else a failure.
+int report_failure(const Status& status);
 
 void add_demo_command(CLI::App& root, Action& action);
 void add_bench_command(CLI::App& root, Action& action);

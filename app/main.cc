@@ -22,11 +22,22 @@ constexpr const char* kFooter =
     "  courier demo seed                 the classic 2-3-2 sigmoid network, 1000 steps of SGD\n"
     "  courier demo seed --seed 7 --steps 200\n"
     "  courier demo seed --nodes layers      the same network as 3 nodes passing messages\n"
+    "  courier train configs/gpt-kjv.toml     a character GPT on the King James Bible, 2 nodes\n"
+    "  courier generate runs/gpt-kjv/checkpoints --prompt \"And God said\" --tokens 300\n"
     "  courier bench allreduce --ranks 2 --bytes 4K:64M --vs memcpy\n"
     "  mpirun -n 2 courier bench allreduce --transport mpi --algo ring --vs mpi-native\n"
     "Run 'courier <command> --help' for the flags of a command.";
 
 }  // namespace
+
+namespace courier::app {
+
+int report_failure(const Status& status) {
+  fmt::print(stderr, "courier: {}\n", status.message());
+  return status.code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
+}
+
+}  // namespace courier::app
 
 int main(int argc, char** argv) {
   using namespace courier::app;

@@ -14,6 +14,7 @@
 # Needs: the release build, data/kjv.txt (make data), python3-torch, and the peers in
 # ../shared/peers (or PEERS=dir).
 set -euo pipefail
+source "$(dirname "$0")/common.sh"
 build=${1:-build/release}
 iters=${2:-200}
 courier=$build/app/courier
@@ -28,7 +29,6 @@ trap 'rm -rf "$scratch"' EXIT
 # The median tokens/s of courier's "done:" line, and of the peers' RESULT line.
 courier_rate() { sed -n 's/.*median step [0-9.]* ms = \([0-9]*\) tokens\/s.*/\1/p'; }
 torch_rate() { sed -n 's/^RESULT .* tokens_per_s=\([0-9]*\).*/\1/p'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 run_all() {
   local label=$1
@@ -60,6 +60,4 @@ run_all() {
 }
 
 echo "# character GPT (4x128, context 64), $iters iterations, $(nproc) cores"
-coretype=${OPENBLAS_CORETYPE:-Haswell}
-run_all "OPENBLAS_CORETYPE=$coretype" env OPENBLAS_CORETYPE="$coretype"
-run_all "OPENBLAS_CORETYPE unset" env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
+both_blas_settings run_all

@@ -11,6 +11,7 @@
 # Needs: the release build, dataset-fashion-mnist, python3-torch, and the peers in
 # ../shared/peers (or PEERS=dir).
 set -euo pipefail
+source "$(dirname "$0")/common.sh"
 build=${1:-build/release}
 epochs=${2:-3}
 courier=$build/app/courier
@@ -27,7 +28,6 @@ courier_rate() { sed -n 's/.* \([0-9]*\) samples\/s;.*/\1/p'; }
 # The samples_per_s of the peers' RESULT line.
 torch_rate() { sed -n 's/^RESULT .*samples_per_s=\([0-9]*\).*/\1/p'; }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 run_all() {
   local label=$1
@@ -53,6 +53,4 @@ run_all() {
 }
 
 echo "# Fashion-MNIST MLP, global batch 128, $epochs epochs, $(nproc) cores"
-coretype=${OPENBLAS_CORETYPE:-Haswell}
-run_all "OPENBLAS_CORETYPE=$coretype" env OPENBLAS_CORETYPE="$coretype"
-run_all "OPENBLAS_CORETYPE unset" env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
+both_blas_settings run_all

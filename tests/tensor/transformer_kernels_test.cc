@@ -1,5 +1,5 @@
-// The transformer kernels (layernorm, attention, embedding) against naive double-precision
-// loops written out here from the definitions, forward and backward.
+// The transformer kernels (layernorm, attention, embedding) against the naive double-precision
+// references (reference.h), forward, and against finite differences of them, backward.
 #include <cmath>
 #include <vector>
 
@@ -9,6 +9,7 @@
 #include "courier/tensor/attention.h"
 #include "courier/tensor/embedding.h"
 #include "courier/tensor/layernorm.h"
+#include "courier/tensor/reference.h"
 #include "testutil/check_error.h"
 #include "testutil/gradcheck.h"
 #include "testutil/random_tensor.h"
@@ -31,20 +32,16 @@ double dot(const Tensor& y, const Tensor& r) {
   return total;
 }
 
-// out = (x - mean) / sqrt(var + eps) * w, row by row, in double
+// The references, as fresh tensors.
 Tensor naive_layernorm(const Tensor& x, const Tensor& w) {
-  const std::int64_t N = x.dim(0), C = x.dim(1);
   Tensor out = Tensor::empty(x.shape());
-  for (std::int64_t n = 0; n < N; ++n) {
-    double mean = 0, var = 0;
-    for (std::int64_t c = 0; c < C; ++c) mean += x.at({n, c});
-    mean /= static_cast<double>(C);
-    for (std::int64_t c = 0; c < C; ++c) var += (x.at({n, c}) - mean) * (x.at({n, c}) - mean);
-    var /= static_cast<double>(C);
-    for (std::int64_t c = 0; c < C; ++c) {
-      out.at({n, c}) = static_cast<float>((x.at({n, c}) - mean) / std::sqrt(var + 1e-5) * w.at(c));
-    }
-  }
+  reference::layernorm_forward(x, w, Tensor(), out);
+  return out;
+}
+
+Tensor naive_attention(const Tensor& qkv, std::int64_t heads) {
+  Tensor out = Tensor::empty({qkv.dim(0), qkv.dim(1), qkv.dim(2) / 3});
+  reference::attention_forward(qkv, heads, out);
   return out;
 }
 
@@ -85,35 +82,6 @@ TEST(LayerNormKernel, RejectsMismatchedShapes) {
   Tensor x = Tensor::zeros({2, 4}), out = Tensor::zeros({2, 4}), mean = Tensor::zeros({2}), rstd = Tensor::zeros({2});
   expect_check_error_naming([&] { layernorm_forward(x, Tensor::zeros({3}), Tensor(), out, mean, rstd); }, {"weight"});
   expect_check_error_naming([&] { layernorm_forward(x, Tensor::zeros({4}), Tensor(), x, mean, rstd); }, {"aliases"});
-}
-
-// Attention by its definition, in double: out[b, t, h] = sum_{s <= t} softmax_s(q.k / sqrt(HS)) v[s]
-Tensor naive_attention(const Tensor& qkv, std::int64_t heads) {
-  const std::int64_t B = qkv.dim(0), T = qkv.dim(1), C = qkv.dim(2) / 3, HS = C / heads;
-  Tensor out = Tensor::zeros({B, T, C});
-  for (std::int64_t b = 0; b < B; ++b) {
-    for (std::int64_t h = 0; h < heads; ++h) {
-      for (std::int64_t t = 0; t < T; ++t) {
-        std::vector<double> score(static_cast<std::size_t>(t + 1));
-        double max = -1e300, sum = 0;
-        for (std::int64_t s = 0; s <= t; ++s) {
-          double dot = 0;
-          for (std::int64_t i = 0; i < HS; ++i) dot += qkv.at({b, t, h * HS + i}) * qkv.at({b, s, C + h * HS + i});
-          score[static_cast<std::size_t>(s)] = dot / std::sqrt(static_cast<double>(HS));
-          max = std::max(max, score[static_cast<std::size_t>(s)]);
-        }
-        for (double& e : score) sum += (e = std::exp(e - max));
-        for (std::int64_t i = 0; i < HS; ++i) {
-          double acc = 0;
-          for (std::int64_t s = 0; s <= t; ++s) {
-            acc += score[static_cast<std::size_t>(s)] / sum * qkv.at({b, s, 2 * C + h * HS + i});
-          }
-          out.at({b, t, h * HS + i}) = static_cast<float>(acc);
-        }
-      }
-    }
-  }
-  return out;
 }
 
 TEST(AttentionKernel, ForwardMatchesDefinitionAndIsCausal) {

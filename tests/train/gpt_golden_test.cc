@@ -16,6 +16,7 @@
 #include "courier/nn/softmax_cross_entropy.h"
 #include "courier/train/checkpoint/safetensors.h"
 #include "courier/train/optim/adam.h"
+#include "testutil/tensor_near.h"
 
 namespace courier {
 namespace {
@@ -76,17 +77,13 @@ class GptGolden : public ::testing::Test {
 // with elements near zero judged against the tensor's scale.
 ::testing::AssertionResult near(std::span<const float> actual, std::span<const float> expected,
                                 const std::string& what) {
-  if (actual.size() != expected.size()) return ::testing::AssertionFailure() << what << ": sizes differ";
   float scale = 0.0f;
   for (float e : expected) scale = std::max(scale, std::fabs(e));
-  for (std::size_t i = 0; i < actual.size(); ++i) {
-    const double tolerance = 1e-4 * (std::fabs(expected[i]) + scale);
-    if (!(std::fabs(actual[i] - expected[i]) <= tolerance)) {
-      return ::testing::AssertionFailure() << what << "[" << i << "]: courier " << actual[i] << ", PyTorch "
-                                           << expected[i];
-    }
-  }
-  return ::testing::AssertionSuccess();
+  const Shape flat({static_cast<std::int64_t>(expected.size())});
+  if (actual.size() != expected.size()) return ::testing::AssertionFailure() << what << ": sizes differ";
+  return testing::tensors_near(Tensor::from(flat, actual), Tensor::from(flat, expected),
+                               {.rtol = 1e-4, .atol = 1e-4 * scale})
+         << " (" << what << ": courier against PyTorch)";
 }
 
 TEST_F(GptGolden, LogitsLossAndEveryGradientMatchPyTorch) {

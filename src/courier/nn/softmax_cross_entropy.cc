@@ -48,19 +48,28 @@ float SoftmaxCrossEntropy::forward(const Tensor& logits, std::span<const std::in
 
 void SoftmaxCrossEntropy::backward(const Tensor& logits, std::span<const std::int32_t> labels,
                                    Tensor& dlogits) const {
+  forward_backward(logits, labels, dlogits);
+}
+
+float SoftmaxCrossEntropy::forward_backward(const Tensor& logits, std::span<const std::int32_t> labels,
+                                            Tensor& dlogits) const {
   const Rows rows = check_inputs(logits, labels);
   COURIER_CHECK_EQ(dlogits.shape(), logits.shape(), "SoftmaxCrossEntropy gradient");
   const double inv_rows = 1.0 / static_cast<double>(rows.count);
+  double loss = 0.0;
   for (std::int64_t r = 0; r < rows.count; ++r) {
     const float* row = logits.data() + r * rows.classes;
     float* drow = dlogits.data() + r * rows.classes;
     const auto [m, lse] = log_sum_exp(row, rows.classes);
+    const std::int32_t label = labels[static_cast<std::size_t>(r)];
+    loss += lse - static_cast<double>(row[label] - m);
     for (std::int64_t c = 0; c < rows.classes; ++c) {
       const double p = std::exp(static_cast<double>(row[c] - m) - lse);
       drow[c] = static_cast<float>(p * inv_rows);
     }
-    drow[labels[static_cast<std::size_t>(r)]] -= static_cast<float>(inv_rows);
+    drow[label] -= static_cast<float>(inv_rows);
   }
+  return static_cast<float>(loss / static_cast<double>(rows.count));
 }
 
 }  // namespace courier

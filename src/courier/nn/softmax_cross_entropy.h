@@ -16,6 +16,9 @@ class SoftmaxCrossEntropy {
   float forward(const Tensor& logits, std::span<const std::int32_t> labels) const;
   // dlogits = (softmax(logits) - onehot(labels)) / N, written (not accumulated)
   void backward(const Tensor& logits, std::span<const std::int32_t> labels, Tensor& dlogits) const;
+  // Both in one pass over the rows (a training step needs both): returns forward's loss and
+  // writes backward's dlogits, the same numbers.
+  float forward_backward(const Tensor& logits, std::span<const std::int32_t> labels, Tensor& dlogits) const;
 };
 
 }  // namespace courier

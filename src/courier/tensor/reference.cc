@@ -1,6 +1,7 @@
 // The naive reference kernels (see reference.h). Each is the textbook formula, one loop.
 #include "courier/tensor/reference.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -284,6 +285,51 @@ void maxpool2d_backward(const Tensor& dout, std::span<const std::int32_t> argmax
     acc.at(static_cast<std::size_t>(at)) += dout.data()[i];
   }
   for (std::int64_t k = 0; k < dx.numel(); ++k) dx.data()[k] = static_cast<float>(acc[static_cast<std::size_t>(k)]);
+}
+
+void layernorm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& out) {
+  const std::int64_t N = x.dim(0), C = x.dim(1);
+  for (std::int64_t n = 0; n < N; ++n) {
+    double mean = 0, var = 0;
+    for (std::int64_t c = 0; c < C; ++c) mean += x.at({n, c});
+    mean /= static_cast<double>(C);
+    for (std::int64_t c = 0; c < C; ++c) var += (x.at({n, c}) - mean) * (x.at({n, c}) - mean);
+    var /= static_cast<double>(C);
+    for (std::int64_t c = 0; c < C; ++c) {
+      const double y = (x.at({n, c}) - mean) / std::sqrt(var + 1e-5) * weight.at(c);
+      out.at({n, c}) = static_cast<float>(bias.defined() ? y + bias.at(c) : y);
+    }
+  }
+}
+
+void attention_forward(const Tensor& qkv, std::int64_t heads, Tensor& out) {
+  const std::int64_t B = qkv.dim(0), T = qkv.dim(1), C = qkv.dim(2) / 3, HS = C / heads;
+  std::vector<double> score(static_cast<std::size_t>(T));
+  for (std::int64_t b = 0; b < B; ++b) {
+    for (std::int64_t h = 0; h < heads; ++h) {
+      for (std::int64_t t = 0; t < T; ++t) {
+        double max = -1e300, sum = 0;
+        for (std::int64_t s = 0; s <= t; ++s) {
+          double dot = 0;
+          for (std::int64_t i = 0; i < HS; ++i) dot += qkv.at({b, t, h * HS + i}) * qkv.at({b, s, C + h * HS + i});
+          score[static_cast<std::size_t>(s)] = dot / std::sqrt(static_cast<double>(HS));
+          max = std::max(max, score[static_cast<std::size_t>(s)]);
+        }
+        for (std::int64_t s = 0; s <= t; ++s) {
+          double& e = score[static_cast<std::size_t>(s)];
+          e = std::exp(e - max);
+          sum += e;
+        }
+        for (std::int64_t i = 0; i < HS; ++i) {
+          double acc = 0;
+          for (std::int64_t s = 0; s <= t; ++s) {
+            acc += score[static_cast<std::size_t>(s)] / sum * qkv.at({b, s, 2 * C + h * HS + i});
+          }
+          out.at({b, t, h * HS + i}) = static_cast<float>(acc);
+        }
+      }
+    }
+  }
 }
 
 }  // namespace courier::reference

@@ -47,4 +47,10 @@ void maxpool2d_forward(const Tensor& x, Tensor& out, std::vector<std::int32_t>& 
                        std::int64_t stride);
 void maxpool2d_backward(const Tensor& dout, std::span<const std::int32_t> argmax, Tensor& dx);
 
+// LayerNorm by its definition, row by row (no saved statistics; bias may be undefined).
+void layernorm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& out);
+// Causal attention by its definition: out[b, t, head h] = sum over s <= t of
+// softmax_s(q_t . k_s / sqrt(HS)) v_s, from qkv (B, T, 3C) to out (B, T, C).
+void attention_forward(const Tensor& qkv, std::int64_t heads, Tensor& out);
+
 }  // namespace courier::reference

@@ -219,8 +219,7 @@ Status Worker::step(std::int64_t step) {
     labels_.resize(static_cast<std::size_t>(local * data.labels_per_example()));
     data.fill(indices_, inputs_, labels_);
     const Tensor& logits = model_->forward(inputs_);
-    local_loss = loss_fn_.forward(logits, labels_);
-    loss_fn_.backward(logits, labels_, dlogits_);
+    local_loss = loss_fn_.forward_backward(logits, labels_, dlogits_);
     model_->backward(dlogits_, [&](const GradsReady& ready) { strategy_->on_grads_ready(ready); });
   } else {
     // No examples for this node this step (a batch smaller than the world): a zero gradient,

@@ -14,4 +14,8 @@ float clip_grad_norm(std::span<float> grads, float max_norm);
 // The L2 norm of all of grads (accumulated in double).
 float grad_norm(std::span<const float> grads);
 
+// What clip_grad_norm multiplies gradients of norm `norm` by: max_norm / (norm + 1e-6) when
+// that is below 1, else 1.
+float clip_coefficient(float norm, float max_norm);
+
 }  // namespace courier

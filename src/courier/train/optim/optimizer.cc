@@ -25,12 +25,13 @@ bool Optimizer::step(std::span<float> values, std::span<const float> grads, floa
   }
   nonfinite_in_a_row_ = 0;
   if (clip_norm_ > 0.0f) last_grad_norm_ = norm;
-  if (clip_norm_ <= 0.0f || !(norm > clip_norm_)) {
+  const float coefficient = clip_norm_ > 0.0f ? clip_coefficient(norm, clip_norm_) : 1.0f;
+  if (coefficient >= 1.0f) {
     update(values, grads, lr);
     return true;
   }
-  clipped_.assign(grads.begin(), grads.end());
-  clip_grad_norm(clipped_, clip_norm_);
+  clipped_.resize(grads.size());  // scaled from the norm already known: no second pass for it
+  for (std::size_t i = 0; i < grads.size(); ++i) clipped_[i] = grads[i] * coefficient;
   update(values, clipped_, lr);
   return true;
 }
