@@ -15,6 +15,7 @@ class IdentityCodec final : public Codec {
  public:
   std::string name() const override { return "identity"; }
   ErrorBound bound() const override { return {}; }
+  bool dense() const override { return true; }
   void encode(std::span<const float> values, std::vector<std::byte>& out) override {
     const auto bytes = std::as_bytes(values);
     out.assign(bytes.begin(), bytes.end());

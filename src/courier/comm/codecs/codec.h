@@ -36,6 +36,11 @@ class Codec {
   // "fp16", "int8", "topk:0.01", "topk:0.01+ef": what make_codec parses back.
   virtual std::string name() const = 0;
   virtual ErrorBound bound() const = 0;
+  // Whether every element is encoded, on its own or in its chunk, and nothing of one vector
+  // carries over to the next (identity, fp16, bf16, int8): then a ring allreduce may decode a
+  // block, add to it and encode it again at every hop. Sparse codecs and error feedback are
+  // not: they travel whole, through an allgather.
+  virtual bool dense() const { return false; }
 
   // Replaces `out` with the encoding of `values`. Non-const: stochastic codecs draw from
   // their generator, error feedback updates its residual.
@@ -45,6 +50,18 @@ class Codec {
   // bytes are not an encoding of that many values (a length, an index or a count that does
   // not fit): the decoder trusts nothing.
   virtual Status decode(std::span<const std::byte> bytes, std::span<float> out) const = 0;
+};
+
+// What a node's compressed exchanges carried: the bytes the same exchange sends
+// uncompressed, and the bytes it sent.
+struct CodecTraffic {
+  std::uint64_t raw_bytes = 0;
+  std::uint64_t wire_bytes = 0;
+  CodecTraffic& operator+=(const CodecTraffic& other) {
+    raw_bytes += other.raw_bytes;
+    wire_bytes += other.wire_bytes;
+    return *this;
+  }
 };
 
 // identity | fp16 | bf16 | int8 | topk:F | randomk:F, optionally followed by "+ef" (error

@@ -12,6 +12,7 @@ template <bool kBrain>
 class Float16Codec final : public Codec {
  public:
   std::string name() const override { return kBrain ? "bf16" : "fp16"; }
+  bool dense() const override { return true; }
   // fp16: 11 significant bits (unit roundoff 2^-11) for |x| < 65520 (beyond, +-inf, as a cast);
   // subnormals below 2^-14 are spaced 2^-24. bf16: 8 significant bits, float's whole range.
   ErrorBound bound() const override {

@@ -20,6 +20,7 @@ class Int8Codec final : public Codec {
     COURIER_CHECK_GT(chunk_, 0u, "int8 codec chunk");
   }
   std::string name() const override { return "int8"; }
+  bool dense() const override { return true; }
   ErrorBound bound() const override { return {.of_chunk_max = 1.0 / 127, .chunk_elements = chunk_}; }
 
   void encode(std::span<const float> values, std::vector<std::byte>& out) override {

@@ -1,5 +1,8 @@
-// Sparse codecs: k of n elements as (u32 index, f32 value) pairs, indices increasing, after
-// u32 n and u32 k; the rest decode as 0. top-k keeps the largest magnitudes, random-k a uniform sample.
+// Sparse codecs: k of n elements kept, the rest decode as 0. top-k keeps the largest
+// magnitudes, random-k a uniform sample. Layout: u32 n, u32 k, the k indices in increasing
+// order as LEB128 varints of the gap to the previous one (the first: its index; then
+// index - previous - 1), then the k f32 values in the same order. At 1% density a gap fits
+// in one or two bytes, so an element costs about 5.5 bytes instead of 8 as (u32, f32) pairs.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -13,6 +16,27 @@
 
 namespace courier {
 namespace {
+
+void put_varint(std::vector<std::byte>& out, std::uint32_t value) {
+  while (value >= 0x80) {
+    out.push_back(static_cast<std::byte>((value & 0x7f) | 0x80));
+    value >>= 7;
+  }
+  out.push_back(static_cast<std::byte>(value));
+}
+
+// Reads one varint of at most 5 bytes (a u32) at `at`, advancing it; false if it runs past
+// the end or is longer.
+bool get_varint(std::span<const std::byte> bytes, std::size_t& at, std::uint64_t& value) {
+  value = 0;
+  for (int shift = 0; shift < 35; shift += 7) {
+    if (at >= bytes.size()) return false;
+    const auto byte = static_cast<std::uint8_t>(bytes[at++]);
+    value |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
 
 class SparseCodec : public Codec {
  public:
@@ -29,13 +53,15 @@ class SparseCodec : public Codec {
     choose(values, k, indices_);
     std::sort(indices_.begin(), indices_.end());
     out.clear();
-    out.reserve(8 + 8 * k);
+    out.reserve(8 + 6 * k);
     codec_wire::put<std::uint32_t>(out, static_cast<std::uint32_t>(n));
     codec_wire::put<std::uint32_t>(out, static_cast<std::uint32_t>(k));
+    std::uint32_t next = 0;  // the smallest index the next one may have
     for (std::uint32_t i : indices_) {
-      codec_wire::put<std::uint32_t>(out, i);
-      codec_wire::put<float>(out, values[i]);
+      put_varint(out, i - next);
+      next = i + 1;
     }
+    for (std::uint32_t i : indices_) codec_wire::put<float>(out, values[i]);
   }
 
   Status decode(std::span<const std::byte> bytes, std::span<float> out) const override {
@@ -44,20 +70,27 @@ class SparseCodec : public Codec {
     }
     const auto n = codec_wire::get<std::uint32_t>(bytes, 0);
     const auto k = codec_wire::get<std::uint32_t>(bytes, 4);
-    if (n != out.size() || k > n || bytes.size() != 8 + 8 * static_cast<std::size_t>(k)) {
+    // Every index takes at least one byte and every value four.
+    if (n != out.size() || k > n || bytes.size() < 8 + 5 * static_cast<std::size_t>(k)) {
       return Status::data_loss(fmt::format("{} codec: {} of {} values in {} bytes, decoding into {}", name(), k, n,
                                            bytes.size(), out.size()));
     }
+    const std::size_t values_at = bytes.size() - 4 * static_cast<std::size_t>(k);
     std::fill(out.begin(), out.end(), 0.0f);
-    std::int64_t previous = -1;
+    std::size_t at = 8;
+    std::uint64_t next = 0;
     for (std::size_t j = 0; j < k; ++j) {
-      const auto index = codec_wire::get<std::uint32_t>(bytes, 8 + 8 * j);
-      if (index >= out.size() || static_cast<std::int64_t>(index) <= previous) {
-        return Status::data_loss(fmt::format("{} codec: index {} (pair {}) out of order or outside [0, {})", name(),
-                                             index, j, out.size()));
+      std::uint64_t gap = 0;
+      if (!get_varint(bytes.first(values_at), at, gap) || next + gap >= n) {
+        return Status::data_loss(fmt::format("{} codec: index {} of {} is damaged or outside [0, {})", name(), j, k, n));
       }
-      out[index] = codec_wire::get<float>(bytes, 12 + 8 * j);
-      previous = index;
+      const std::uint64_t index = next + gap;
+      out[index] = codec_wire::get<float>(bytes, values_at + 4 * j);
+      next = index + 1;
+    }
+    if (at != values_at) {
+      return Status::data_loss(fmt::format("{} codec: {} bytes between the indices and the values", name(),
+                                           static_cast<std::int64_t>(values_at) - static_cast<std::int64_t>(at)));
     }
     return Status::ok();
   }

@@ -10,7 +10,7 @@ Status barrier_dissemination(Communicator& comm, const CollectiveOptions& option
   const int n = comm.world_size();
   const int r = comm.rank();
   for (int distance = 1; distance < n; distance *= 2) {
-    run.send((r + distance) % n, kTagBarrier, {});
+    run.send((r + distance) % n, kTagBarrier, ByteSpan{});
     if (Status st = run.receive_into((r - distance + n) % n, kTagBarrier, {}); !st.is_ok()) return st;
   }
   return run.finish_sends();

@@ -90,6 +90,18 @@ Status reduce(Communicator& comm, MutableByteSpan data, DType dtype, ReduceOp op
   return collectives::reduce_binomial(comm, data, dtype, op, root, options);
 }
 
+std::uint64_t ring_allreduce_bytes(std::size_t count, std::size_t element_bytes, int world_size, int rank) {
+  if (world_size == 1) return 0;
+  const std::size_t skipped =
+      block_range(count, world_size, rank).count + block_range(count, world_size, (rank + 1) % world_size).count;
+  return (2 * count - skipped) * element_bytes;
+}
+
+Status allreduce_encoded(Communicator& comm, std::span<float> data, Codec& codec, const CollectiveOptions& options,
+                         CodecTraffic* traffic) {
+  return collectives::allreduce_encoded(comm, data, codec, options, traffic);
+}
+
 Status allgather(Communicator& comm, ByteSpan mine, MutableByteSpan all, const CollectiveOptions& options) {
   return collectives::allgather_ring(comm, mine, all, options);
 }

@@ -13,6 +13,7 @@
 #include <span>
 #include <string_view>
 
+#include "courier/comm/codecs/codec.h"
 #include "courier/comm/communicator.h"
 #include "courier/comm/reduce.h"
 
@@ -41,6 +42,14 @@ AllreduceAlgorithm select_allreduce(std::size_t bytes, int world_size);
 // Every rank ends with the elementwise reduction of every rank's `data`.
 Status allreduce(Communicator& comm, MutableByteSpan data, DType dtype, ReduceOp op,
                  const CollectiveOptions& options = {});
+// Every rank ends with the same approximate sum of every rank's `data`, every message encoded
+// by `codec` (one object a rank and a stream of vectors: error feedback keeps a residual).
+// Dense codecs run a ring that decodes, adds and re-encodes at every hop; sparse ones and
+// error feedback an allgather of each rank's encoding (allreduce_encoded.cc). Adds to
+// `traffic`, if set, the bytes an uncompressed ring would send from this rank and those sent.
+Status allreduce_encoded(Communicator& comm, std::span<float> data, Codec& codec, const CollectiveOptions& options = {},
+                         CodecTraffic* traffic = nullptr);
+
 // Every rank ends with root's `data`.
 Status broadcast(Communicator& comm, MutableByteSpan data, int root, const CollectiveOptions& options = {});
 // Root ends with the reduction; other ranks' `data` is used as scratch (left unspecified).
@@ -62,6 +71,10 @@ struct ElementRange {
   std::size_t count = 0;
 };
 ElementRange block_range(std::size_t count, int world_size, int index);
+
+// Payload bytes a ring allreduce of `count` elements of `element_bytes` sends from `rank`:
+// every block but its own, then every block but its right neighbour's.
+std::uint64_t ring_allreduce_bytes(std::size_t count, std::size_t element_bytes, int world_size, int rank);
 
 // Typed conveniences.
 template <typename T>

@@ -18,6 +18,7 @@ inline constexpr std::uint64_t kTagAllreduceTree = kUserTagLimit + 5;
 inline constexpr std::uint64_t kTagAllgather = kUserTagLimit + 6;
 inline constexpr std::uint64_t kTagReduceScatter = kUserTagLimit + 7;
 inline constexpr std::uint64_t kTagBarrier = kUserTagLimit + 8;
+inline constexpr std::uint64_t kTagAllreduceCompressed = kUserTagLimit + 9;
 
 // One running collective: the communicator, its name for errors, its deadline.
 class Op {
@@ -34,9 +35,13 @@ class Op {
 
   // A non-blocking send of part of the caller's buffer (lent, not copied); tracked until finish_sends().
   void send(int peer, std::uint64_t tag, ByteSpan bytes);
+  // A non-blocking send of bytes the message takes over (an encoding made for it).
+  void send(int peer, std::uint64_t tag, std::vector<std::byte> bytes);
   // Blocking receives of exactly dst.size() bytes: copied into dst, or reduced into it.
   Status receive_into(int peer, std::uint64_t tag, MutableByteSpan dst);
   Status receive_reduce(int peer, std::uint64_t tag, MutableByteSpan dst, ReduceOp op);
+  // A blocking receive of a message of any size (an encoding, whose decoder checks it).
+  Result<Message> receive_message(int peer, std::uint64_t tag);
   // Waits for every tracked send: afterwards the caller may modify what it sent.
   Status finish_sends();
 
@@ -99,6 +104,8 @@ Status allgather_ring(Communicator& comm, ByteSpan mine, MutableByteSpan all, co
 Status reduce_scatter_ring(Communicator& comm, MutableByteSpan data, DType dtype, ReduceOp op,
                            const CollectiveOptions& options);
 Status barrier_dissemination(Communicator& comm, const CollectiveOptions& options);
+Status allreduce_encoded(Communicator& comm, std::span<float> data, Codec& codec, const CollectiveOptions& options,
+                         CodecTraffic* traffic);
 
 // The ring phases over blocks of `data` split as block_range does; used by allreduce_ring,
 // reduce_scatter_ring and the allgather. After reduce_scatter, rank r's block r is reduced;

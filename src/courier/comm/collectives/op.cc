@@ -38,6 +38,14 @@ void Op::send(int peer, std::uint64_t tag, ByteSpan bytes) {
   sends_.push_back({comm_.send(peer, tag, bytes, SendInfo{.dtype = dtype_, .step = options_.step}), peer});
 }
 
+void Op::send(int peer, std::uint64_t tag, std::vector<std::byte> bytes) {
+  sends_.push_back({comm_.send(peer, tag, std::move(bytes), SendInfo{.dtype = DType::kU8, .step = options_.step}), peer});
+}
+
+Result<Message> Op::receive_message(int peer, std::uint64_t tag) {
+  return comm_.receive(peer, tag, deadline_, context_);  // on failure the communicator has told the others
+}
+
 Result<Message> Op::receive(int peer, std::uint64_t tag, std::size_t expected_bytes) {
   Result<Message> message = comm_.receive(peer, tag, deadline_, context_);
   if (!message.is_ok()) return message.status();  // the communicator has told the other members
