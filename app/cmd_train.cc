@@ -64,8 +64,16 @@ int run_train(const TrainFlags& flags) {
             ? fmt::format("{:.0f} tokens/s, median step {:.2f} ms = {:.0f} tokens/s", result->tokens_per_s,
                           result->median_step_s * 1e3, result->median_tokens_per_s)
             : fmt::format("{:.0f} samples/s", result->samples_per_s);
-    fmt::print("done: {} steps, {}, {}; run directory {}\n", result->steps, format_eval(*result->last_eval), rate,
-               config->train.out);
+    std::string sent;
+    if (result->bytes_per_step > 0) {
+      sent = fmt::format(", worker 0 sent {}/step", format_bytes(result->bytes_per_step));
+      if (result->raw_bytes_per_step != result->bytes_per_step) {
+        sent += fmt::format(" ({} uncompressed, {:.1f}x)", format_bytes(result->raw_bytes_per_step),
+                            result->raw_bytes_per_step / result->bytes_per_step);
+      }
+    }
+    fmt::print("done: {} steps, {}, {}{}; run directory {}\n", result->steps, format_eval(*result->last_eval), rate,
+               sent, config->train.out);
   }
   if (!flags.trace_path.empty()) {
     if (Status s = trace.write(flags.trace_path); !s.is_ok()) {

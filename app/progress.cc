@@ -22,6 +22,12 @@ std::string format_rate(double per_second) {
   return fmt::format("{:.0f}", per_second);
 }
 
+std::string format_bytes(double bytes) {
+  if (bytes >= 1 << 20) return fmt::format("{:.2f} MiB", bytes / (1 << 20));
+  if (bytes >= 1 << 10) return fmt::format("{:.1f} KiB", bytes / (1 << 10));
+  return fmt::format("{:.0f} B", bytes);
+}
+
 std::string format_eval(const EvalReport& r) {
   if (r.bits_per_byte) {
     return fmt::format("validation loss {:.4f}, {:.4f} bits/byte, next-token accuracy {:.4f} ({} windows)", r.loss,
@@ -45,8 +51,13 @@ void Progress::step(const StepReport& r) {
   const double eta = per_step * static_cast<double>(r.total_steps - done);
   const std::string rate = r.tokens_per_s > 0 ? format_rate(r.tokens_per_s) + " tokens/s"
                                               : format_rate(r.samples_per_s) + " samples/s";
-  const std::string stats = fmt::format("step {}/{} epoch {} loss {:.4f} lr {:.3g} {} ETA {}", done, r.total_steps,
-                                        r.epoch + 1, r.loss, r.lr, rate, format_eta(eta));
+  std::string stats = fmt::format("step {}/{} epoch {} loss {:.4f} lr {:.3g} {}", done, r.total_steps, r.epoch + 1,
+                                  r.loss, r.lr, rate);
+  if (r.bytes_per_step > 0) stats += fmt::format(" sent {}/step", format_bytes(r.bytes_per_step));
+  if (r.bytes_per_step > 0 && r.raw_bytes_per_step != r.bytes_per_step) {
+    stats += fmt::format(" ({:.1f}x compressed)", r.raw_bytes_per_step / r.bytes_per_step);
+  }
+  stats += fmt::format(" ETA {}", format_eta(eta));
   if (live_) {
     const auto now = std::chrono::steady_clock::now();
     if (done != r.total_steps && now - last_draw_ < std::chrono::milliseconds(100)) return;

@@ -30,6 +30,8 @@ class Progress {
 std::string format_eta(double seconds);
 // "118.3K", "1.20M".
 std::string format_rate(double per_second);
+// "812 B", "12.4 KiB", "3.05 MiB".
+std::string format_bytes(double bytes);
 // "test loss 0.4512, accuracy 0.8400 (10000 examples)", or for text "validation loss 1.6260,
 // 2.3458 bits/byte, next-token accuracy 0.5100 (2400 windows)".
 std::string format_eval(const EvalReport& report);

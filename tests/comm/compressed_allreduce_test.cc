@@ -86,7 +86,7 @@ TEST_P(DenseCodecs, EveryRankEndsWithTheSameSumWithinTheEncoding) {
 INSTANTIATE_TEST_SUITE_P(Codecs, DenseCodecs,
                          ::testing::Values(DenseCase{"identity", 1e-5}, DenseCase{"fp16", 5e-3},
                                            DenseCase{"bf16", 4e-2}, DenseCase{"int8", 0.1}),
-                         [](const auto& info) { return std::string(info.param.spec); });
+                         [](const auto& param_info) { return std::string(param_info.param.spec); });
 
 TEST(CompressedAllreduce, DenseCodecsSendTheRingsBlocksInEncodedSize) {
   const Outcome identity = run(4, 100000, "identity");
@@ -126,6 +126,25 @@ TEST(CompressedAllreduce, TopKOnePercentSendsOverThirtyTimesFewerBytes) {
     EXPECT_LT(ratio, 40.0);  // 8000 values of 4 bytes and ~1.4-byte gaps, 3 of them sent
   }
   for (std::size_t r = 1; r < 4; ++r) EXPECT_EQ(outcome.sums[r], outcome.sums[0]);
+}
+
+// Ranks configured with different codecs fail, naming the mismatch, instead of misreading bytes.
+TEST(CompressedAllreduce, ACodecMismatchIsNamedNotMisread) {
+  for (const char* other : {"int8", "topk:0.5"}) {
+    std::vector<Status> results(2);
+    spawn_communicators(2, [&](Communicator& comm) {
+      CollectiveOptions options;
+      options.timeout = std::chrono::seconds(20);
+      auto compressor = make_gradient_compressor(comm.rank() == 0 ? "fp16" : other, {}, 1, comm.rank());
+      std::vector<float> data = sample(100, 3);
+      CodecTraffic traffic;
+      results[static_cast<std::size_t>(comm.rank())] = (*compressor)->allreduce(comm, data, options, traffic);
+    });
+    for (const Status& status : results) {
+      EXPECT_EQ(status.code(), StatusCode::kDataLoss) << other << ": " << status.to_string();
+      EXPECT_THAT(status.message(), HasSubstr("the same dist.codec")) << other;
+    }
+  }
 }
 
 TEST(CompressedAllreduce, SpecsAreChecked) {

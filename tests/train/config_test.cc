@@ -259,7 +259,7 @@ std::vector<OverrideCase> every_key_override() {
       {"dist.staleness", "dist.staleness=0", [](Config& c) { c.dist.staleness = 0; }},
       {"dist.servers", "dist.servers=3", [](Config& c) { c.dist.servers = 3; }},
       {"dist.algo", "dist.algo=halving-doubling", [](Config& c) { c.dist.algo = "halving-doubling"; }},
-      {"dist.codec", "dist.codec=powersgd", [](Config& c) { c.dist.codec = "powersgd"; }},
+      {"dist.codec", "dist.codec=powersgd:4", [](Config& c) { c.dist.codec = "powersgd:4"; }},
       {"dist.bucket_mb", "dist.bucket_mb=0.5", [](Config& c) { c.dist.bucket_mb = 0.5; }},
       {"dist.local_steps", "dist.local_steps=500", [](Config& c) { c.dist.local_steps = 500; }},
       {"dist.outer_lr", "dist.outer_lr=0.7", [](Config& c) { c.dist.outer_lr = 0.7; }},
@@ -564,6 +564,12 @@ TEST(ConfigValidateTest, RulesAcrossKeys) {
        [](Config& c) { c.data.kind = "toy"; }},
       {"clip on sharded servers", [](Config& c) { c.dist.strategy = "ps"; c.dist.servers = 2; c.train.clip = 1; },
        {"train.clip = 1", "dist.servers = 1 (got 2)"}, [](Config& c) { c.dist.servers = 1; }},
+      {"unknown codec", [](Config& c) { c.dist.codec = "topk"; }, {"dist.codec", "topk:F", "powersgd:R"},
+       [](Config& c) { c.dist.codec = "topk:0.01+ef"; }},
+      {"powersgd without its rank", [](Config& c) { c.dist.codec = "powersgd"; }, {"powersgd:4"},
+       [](Config& c) { c.dist.codec = "powersgd:2"; }},
+      {"powersgd on a parameter server", [](Config& c) { c.dist.codec = "powersgd:4"; c.dist.strategy = "ps"; },
+       {"dist.codec = \"powersgd:4\"", "dist.strategy = \"ps\"", "int8"}, [](Config& c) { c.dist.codec = "int8"; }},
   };
   for (const RuleCase& test : cases) {
     Config c;

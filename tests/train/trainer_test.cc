@@ -2,6 +2,8 @@
 // batch, a resumed run equals an uninterrupted one bit for bit, and bad input is refused.
 // (Accuracy after whole epochs lives in trainer_accuracy_test.cc, labelled slow.)
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -116,6 +118,39 @@ TEST(Trainer, TheLastCheckpointHoldsTheModelTheRunEvaluated) {
   EXPECT_EQ(saved->step, 12);
   EXPECT_EQ(saved->loss, run->last_eval->loss);
   EXPECT_EQ(saved->accuracy, run->last_eval->accuracy);
+}
+
+// dist.codec reaches every strategy: the bytes a step shrink by the codec's ratio, and
+// metrics.jsonl says so.
+TEST(Trainer, ACodecCutsTheBytesEveryStrategySends) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  struct Case {
+    const char* strategy;
+    const char* codec;
+    double low, high;  // the ratio of uncompressed to sent bytes
+  };
+  // fp16 halves a float; int8 is a quarter plus a scale a chunk; top-k 10% as 5.5 bytes an
+  // element; ps pulls the whole slice once, then changes; gossip sends its whole change.
+  for (const Case& c : {Case{"allreduce", "identity", 1.0, 1.0}, Case{"allreduce", "fp16", 1.99, 2.0},
+                        Case{"allreduce", "int8", 3.8, 3.95}, Case{"ps", "int8+ef", 3.0, 3.95},
+                        Case{"gossip", "topk:0.1", 5.0, 8.0}, Case{"local-sgd", "powersgd:2", 5.0, 200.0}}) {
+    Config config = mlp_config(std::string(c.strategy) + "_codec", 2, 20);
+    config.dist.strategy = c.strategy;
+    config.dist.codec = c.codec;
+    config.dist.local_steps = 4;
+    config.train.log_every = 10;
+    Result<TrainResult> run = train(config);
+    ASSERT_TRUE(run.is_ok()) << c.codec << ": " << run.status().to_string();
+    EXPECT_LT(run->losses.back(), run->losses.front()) << c.strategy << " " << c.codec;
+    ASSERT_GT(run->bytes_per_step, 0) << c.strategy;
+    const double ratio = run->raw_bytes_per_step / run->bytes_per_step;
+    EXPECT_GE(ratio, c.low) << c.strategy << " " << c.codec;
+    EXPECT_LE(ratio, c.high) << c.strategy << " " << c.codec;
+    std::ifstream metrics(std::filesystem::path(config.train.out) / "metrics.jsonl");
+    const std::string text((std::istreambuf_iterator<char>(metrics)), std::istreambuf_iterator<char>());
+    EXPECT_THAT(text, HasSubstr("\"compression_ratio\":"));
+    EXPECT_THAT(text, HasSubstr("\"bytes_uncompressed\":"));
+  }
 }
 
 TEST(Trainer, MissingDataNamesThePathAndTheFix) {

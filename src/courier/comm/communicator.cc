@@ -120,7 +120,10 @@ SendHandle Communicator::send_payload(int peer, std::uint64_t tag, Payload paylo
   header.tag = wire_tag(tag);
   header.step = info.step;
   header.dtype = info.dtype;
-  header.element_count = info.element_count != 0 ? info.element_count : payload.size() / dtype_size(info.dtype);
+  header.codec = info.codec;
+  header.element_count = info.element_count != 0 || info.codec != kCodecIdentity
+                             ? info.element_count
+                             : payload.size() / dtype_size(info.dtype);
   {
     std::lock_guard lock(state_->mutex);
     header.seq = state_->next_send_seq[{destination, header.tag}]++;

@@ -53,7 +53,8 @@ struct CommunicatorOptions {
 // Describes what a payload holds (header fields); element_count defaults to bytes / dtype size.
 struct SendInfo {
   DType dtype = DType::kU8;
-  std::uint64_t element_count = 0;
+  std::uint64_t element_count = 0;  // with a codec: the elements encoded (0 is then 0)
+  std::uint8_t codec = kCodecIdentity;
   std::uint64_t step = 0;
   MessageKind kind = MessageKind::kData;
 };

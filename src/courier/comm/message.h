@@ -33,9 +33,14 @@ enum class MessageKind : std::uint8_t {
 inline constexpr std::uint16_t kFlagPayloadChecksum = 1u << 0;  // checksum covers the payload too
 inline constexpr std::uint16_t kKnownFlags = kFlagPayloadChecksum;
 
-// Codec ids (0 is the identity: the payload is element_count elements of dtype).
+// Codec ids (0 is the identity: the payload is element_count elements of dtype). Otherwise
+// the payload is that codec's encoding of element_count elements of dtype (comm/codecs/).
 inline constexpr std::uint8_t kCodecIdentity = 0;
-inline constexpr std::uint8_t kCodecCount = 1;
+inline constexpr std::uint8_t kCodecFp16 = 1;
+inline constexpr std::uint8_t kCodecBf16 = 2;
+inline constexpr std::uint8_t kCodecInt8 = 3;
+inline constexpr std::uint8_t kCodecSparse = 4;  // top-k and random-k: indices and values
+inline constexpr std::uint8_t kCodecCount = 5;
 
 struct MessageHeader {
   MessageKind kind = MessageKind::kData;

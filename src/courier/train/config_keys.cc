@@ -160,9 +160,9 @@ const std::vector<KeySpec>& key_table() {
        .choices = {"auto", "ring", "halving-doubling", "tree", "mpi-native"},
        .doc = "allreduce: the algorithm; auto picks by message and world size; mpi-native is MPI_Allreduce",
        .aliases = {"algorithm", "allreduce_algo"}},
-      {.section = "dist", .name = "codec", .field = &member<&C::dist, &X::codec>,
-       .choices = {"identity", "fp16", "bf16", "int8", "topk", "powersgd"},
-       .doc = "compression of exchanged gradients; identity sends them as they are",
+      {.section = "dist", .name = "codec", .field = &member<&C::dist, &X::codec>, .non_empty = true,
+       .doc = "compression of what workers exchange: identity, fp16, bf16, int8, topk:F, randomk:F (F the fraction "
+              "kept), +ef for error feedback (topk:0.01+ef), or powersgd:R (rank R); identity sends it as it is",
        .aliases = {"compression", "compressor"}},
       {.section = "dist", .name = "bucket_mb", .field = &member<&C::dist, &X::bucket_mb>, .range = above(0),
        .doc = "allreduce: gradient bucket size in MiB (fusion of small tensors)",

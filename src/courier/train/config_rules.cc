@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "courier/comm/codecs/compressor.h"
 #include "courier/train/config.h"
 #include "courier/train/config_keys.h"
 
@@ -110,6 +111,23 @@ Status clip_needs_one_server(const Config& c) {
       c.train.clip, c.dist.servers));
 }
 
+Status codec_is_known(const Config& c) {
+  Status status = check_compression_spec(c.dist.codec);
+  if (status.is_ok()) return status;
+  return Status::invalid_argument(fmt::format("dist.codec: {}", status.message()));
+}
+
+// PowerSGD's factors are summed by allreduce; a push to a server or a neighbour has no partner to sum with.
+Status powersgd_needs_allreduce(const Config& c) {
+  if (!is_powersgd_spec(c.dist.codec) || c.dist.strategy == "allreduce" || c.dist.strategy == "local-sgd") {
+    return Status::ok();
+  }
+  return Status::invalid_argument(fmt::format(
+      "dist.codec = {} works through allreduce; dist.strategy = {} sends point to point. Use dist.strategy = "
+      "\"allreduce\" or \"local-sgd\", or a codec such as int8 or topk:0.01+ef",
+      format_value(c.dist.codec), format_value(c.dist.strategy)));
+}
+
 constexpr std::array kRules = {
     config_keys::Rule{"train.epochs > 0 or train.iters > 0", &something_to_train},
     config_keys::Rule{"train.batch >= train.workers (the global batch is split across the workers)",
@@ -126,6 +144,10 @@ constexpr std::array kRules = {
                       &model_reads_its_data},
     config_keys::Rule{"data.kind = fashion-mnist or text: data.path is not empty", &data_has_path},
     config_keys::Rule{"train.clip > 0 with dist.strategy = ps: dist.servers = 1", &clip_needs_one_server},
+    config_keys::Rule{"dist.codec: identity, fp16, bf16, int8, topk:F or randomk:F (F in (0, 1]), each but identity "
+                      "optionally with +ef; or powersgd:R",
+                      &codec_is_known},
+    config_keys::Rule{"dist.codec = powersgd:R: dist.strategy = allreduce or local-sgd", &powersgd_needs_allreduce},
 };
 
 }  // namespace

@@ -48,12 +48,27 @@ CollectiveOptions collective_options(const Config& config) {
   return options;
 }
 
-ParameterServerOptions ps_options(const Config& config) {
+// dist.codec, with the model's matrices for PowerSGD (rows = the first dimension).
+CompressionOptions compression_options(const Config& config, const std::vector<ParamSpec>& specs) {
+  CompressionOptions options;
+  options.spec = config.dist.codec;
+  options.seed = config.train.seed;
+  for (const ParamSpec& spec : specs) {
+    if (spec.shape.rank() < 2) continue;
+    const auto rows = static_cast<std::size_t>(spec.shape[0]);
+    options.matrices.push_back(MatrixRange{static_cast<std::size_t>(spec.offset), rows,
+                                           static_cast<std::size_t>(spec.shape.numel()) / rows});
+  }
+  return options;
+}
+
+ParameterServerOptions ps_options(const Config& config, const std::vector<ParamSpec>& specs) {
   ParameterServerOptions options;
   options.workers = static_cast<int>(config.train.workers);
   options.servers = static_cast<int>(config.dist.servers);
   options.sync = parse_sync_mode(config.dist.sync).value_or(SyncMode::kBsp);
   options.staleness = static_cast<int>(config.dist.staleness);
+  options.compression = compression_options(config, specs);
   return options;
 }
 
@@ -79,26 +94,32 @@ std::unique_ptr<Strategy> make_strategy(const Run& run, Communicator& world, Com
                                         Sequential& model) {
   const Config& config = run.config;
   const std::string& kind = config.dist.strategy;
-  if (kind == "ps") return std::make_unique<ParameterServerWorker>(world, model.parameters().numel(), ps_options(config));
+  const std::vector<ParamSpec> specs = model.parameters().specs();
+  if (kind == "ps") {
+    return std::make_unique<ParameterServerWorker>(world, model.parameters().numel(), ps_options(config, specs));
+  }
   if (kind == "local-sgd") {
     return std::make_unique<LocalSgdStrategy>(
         workers, LocalSgdOptions{.local_steps = static_cast<int>(config.dist.local_steps),
                                  .outer_lr = static_cast<float>(config.dist.outer_lr),
                                  .outer_momentum = static_cast<float>(config.dist.outer_momentum),
-                                 .collective = collective_options(config)});
+                                 .collective = collective_options(config),
+                                 .compression = compression_options(config, specs)});
   }
   if (kind == "gossip") {
     return std::make_unique<GossipStrategy>(
         workers, GossipOptions{.graph = parse_gossip_graph(config.dist.graph).value_or(GossipGraph::kRing),
                                .degree = static_cast<int>(config.dist.degree),
                                .seed = config.train.seed,
-                               .collective = collective_options(config)});
+                               .collective = collective_options(config),
+                               .compression = compression_options(config, specs)});
   }
   std::vector<GradsReady> layers;
   for (std::size_t i = 0; i < model.layer_count(); ++i) layers.push_back(model.parameter_range(i));
   AllreduceOptions options;
   options.bucket_bytes = static_cast<std::size_t>(config.dist.bucket_mb * (1 << 20));
   options.collective = collective_options(config);
+  options.compression = compression_options(config, specs);
   return std::make_unique<AllreduceStrategy>(workers, std::move(layers), options);
 }
 
@@ -119,7 +140,7 @@ class Worker {
   Status maybe_evaluate_and_checkpoint(std::int64_t step);
   void evaluate_now(std::int64_t done, bool final);
   Status save_checkpoint(std::int64_t done);
-  void log_stats(std::int64_t step, double loss, float lr, double rate);
+  void log_stats(std::int64_t step, double loss, float lr, double rate, const CodecTraffic& traffic);
   bool reporting() const { return rank_ == 0; }
   // Text windows predict a token a position; images are not counted in tokens.
   std::int64_t tokens_per_sample() const { return run_.data.vocabulary ? run_.data.train->labels_per_example() : 0; }
@@ -142,7 +163,14 @@ class Worker {
   double window_seconds_ = 0.0;
   std::int64_t total_samples_ = 0;
   std::vector<double> step_seconds_;
+  CodecTraffic traffic_at_start_;   // after the strategy's start
+  CodecTraffic traffic_at_window_;  // at the last report
+  std::int64_t window_steps_ = 0;
 };
+
+double per_step(std::uint64_t bytes, std::int64_t steps) {
+  return steps > 0 ? static_cast<double>(bytes) / static_cast<double>(steps) : 0.0;
+}
 
 // The median of `seconds` after the first 10 (or of all when there are no more).
 double median_after_warmup(std::vector<double> seconds) {
@@ -166,7 +194,9 @@ Status Worker::prepare() {
   schedule_.emplace(build_schedule(config_, run_.total_steps));
   strategy_ = make_strategy(run_, world_, workers_, *model_);
   if (reporting() && run_.events.on_note) run_.events.on_note(strategy_->describe());
-  return strategy_->start(params, *optimizer_);
+  if (Status s = strategy_->start(params, *optimizer_); !s.is_ok()) return s;
+  traffic_at_start_ = traffic_at_window_ = strategy_->traffic();
+  return Status::ok();
 }
 
 Status Worker::run() {
@@ -183,6 +213,8 @@ Status Worker::run() {
     if (step + 1 == run_.total_steps) break;  // the last evaluation and checkpoint follow finish()
     if (Status s = maybe_evaluate_and_checkpoint(step); !s.is_ok()) return s;
   }
+  const CodecTraffic trained = strategy_->traffic();
+  const std::int64_t steps_run = run_.total_steps - run_.start_step;
   // The strategy's last word (a final average) changes the model: evaluate and save what it left.
   if (Status s = strategy_->finish(model_->parameters(), *optimizer_); !s.is_ok()) return s;
   if (!reporting()) return Status::ok();
@@ -193,6 +225,8 @@ Status Worker::run() {
   run_.result.samples_per_s = train_seconds_ > 0 ? static_cast<double>(total_samples_) / train_seconds_ : 0.0;
   run_.result.tokens_per_s = run_.result.samples_per_s * static_cast<double>(tokens_per_sample());
   run_.result.median_step_s = median_after_warmup(std::move(step_seconds_));
+  run_.result.bytes_per_step = per_step(trained.wire_bytes - traffic_at_start_.wire_bytes, steps_run);
+  run_.result.raw_bytes_per_step = per_step(trained.raw_bytes - traffic_at_start_.raw_bytes, steps_run);
   if (run_.result.median_step_s > 0) {
     run_.result.median_tokens_per_s = static_cast<double>(config_.train.batch * tokens_per_sample()) /
                                       run_.result.median_step_s;
@@ -271,20 +305,29 @@ void Worker::after_step(std::int64_t step, double loss, float lr) {
   if (reporting()) run_.result.losses.push_back(loss);
   const bool log = (step + 1) % config_.train.log_every == 0 || step + 1 == run_.total_steps;
   const double rate = window_seconds_ > 0 ? static_cast<double>(window_samples_) / window_seconds_ : 0.0;
-  if (log) log_stats(step, loss, lr, rate);
+  ++window_steps_;
+  const CodecTraffic traffic = strategy_->traffic();
+  if (log) log_stats(step, loss, lr, rate, traffic);
   if (reporting() && run_.events.on_step) {
     run_.events.on_step(StepReport{step, run_.total_steps, run_.plan->epoch_of(step), loss, lr, rate,
-                                   rate * static_cast<double>(tokens_per_sample()), train_seconds_});
+                                   rate * static_cast<double>(tokens_per_sample()), train_seconds_,
+                                   per_step(traffic.wire_bytes - traffic_at_window_.wire_bytes, window_steps_),
+                                   per_step(traffic.raw_bytes - traffic_at_window_.raw_bytes, window_steps_)});
   }
   if (log) {
     window_samples_ = 0;
     window_seconds_ = 0.0;
+    window_steps_ = 0;
+    traffic_at_window_ = traffic;
   }
 }
 
-void Worker::log_stats(std::int64_t step, double loss, float lr, double rate) {
+void Worker::log_stats(std::int64_t step, double loss, float lr, double rate, const CodecTraffic& traffic) {
   if (!run_.metrics) return;
   const CommunicatorStats stats = strategy_->stats();
+  const double ratio = traffic.wire_bytes > 0
+                           ? static_cast<double>(traffic.raw_bytes) / static_cast<double>(traffic.wire_bytes)
+                           : 1.0;
   run_.metrics->write({{"kind", "step"},
                        {"node", world_.transport().rank()},
                        {"step", step},
@@ -296,6 +339,8 @@ void Worker::log_stats(std::int64_t step, double loss, float lr, double rate) {
                        {"elapsed_s", train_seconds_},
                        {"bytes_sent", stats.bytes_sent},
                        {"bytes_received", stats.bytes_received},
+                       {"bytes_uncompressed", traffic.raw_bytes},
+                       {"compression_ratio", ratio},
                        {"messages_sent", stats.messages_sent},
                        {"messages_received", stats.messages_received},
                        {"wait_s", strategy_->wait_seconds()}});
@@ -355,7 +400,7 @@ Status run_server(Run& run, Communicator& world) {
   return run_parameter_server(
       world, params.values().span(),
       [&](std::int64_t offset, std::int64_t count) { return build_optimizer(run.config, specs, offset, count); },
-      ps_options(run.config));
+      ps_options(run.config, specs));
 }
 
 Status run_node(Run& run, Communicator& world) {
@@ -379,9 +424,6 @@ Status check_supported(const Config& config) {
   }
   if (config.dist.transport == "sim") {
     return Status::unimplemented("dist.transport = \"sim\" is not built yet; use inproc or mpi");
-  }
-  if (config.dist.codec != "identity") {
-    return Status::unimplemented(fmt::format("dist.codec = \"{}\" is not built yet; use identity", config.dist.codec));
   }
   return Status::ok();
 }

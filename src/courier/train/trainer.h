@@ -29,6 +29,10 @@ struct StepReport {
   double samples_per_s = 0.0;    // over all workers, since the last report
   double tokens_per_s = 0.0;     // text: samples_per_s times the tokens a sample predicts; else 0
   double elapsed_s = 0.0;        // training time so far (evaluation and checkpoints excluded)
+  // Worker 0's bytes sent a step, over the steps since the last report, and what they would
+  // have been without dist.codec (equal without one).
+  double bytes_per_step = 0.0;
+  double raw_bytes_per_step = 0.0;
 };
 
 // Called on worker 0's thread (on mpi: in the process of rank 0 only).
@@ -52,6 +56,10 @@ struct TrainResult {
   double tokens_per_s = 0.0;             // text: tokens a second over the run; else 0
   double median_step_s = 0.0;            // median time of a training step after the first 10 (warm-up)
   double median_tokens_per_s = 0.0;      // text: a full global batch's tokens over median_step_s; else 0
+  // Worker 0's bytes sent a training step (the start's broadcast and the last average left
+  // out), and what they would have been without dist.codec.
+  double bytes_per_step = 0.0;
+  double raw_bytes_per_step = 0.0;
   bool is_reporting_rank = false;        // false on the other MPI ranks, whose result is empty
 };
 

@@ -2,7 +2,10 @@
 // equals one big batch, buckets overlap backward, BSP equals allreduce, SSP never exceeds
 // its bound with a 3x slower worker, local SGD and gossip end with one model.
 #include <atomic>
+#include <cmath>
+#include <functional>
 #include <mutex>
+#include <tuple>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -182,7 +185,7 @@ TEST(ParameterServer, BspEqualsAllreduce) {
     if (comm.rank() == 0) allreduce_result = values_of(model);
   });
   for (int servers : {1, 3}) {
-    ParameterServerOptions options{.workers = kWorkers, .servers = servers, .sync = SyncMode::kBsp};
+    ParameterServerOptions options{.workers = kWorkers, .servers = servers, .sync = SyncMode::kBsp, .compression = {}};
     spawn_communicators(kWorkers + servers, [&](Communicator& comm) {
       Sequential model = small_mlp();
       if (comm.rank() >= kWorkers) {
@@ -214,7 +217,7 @@ struct PullLog {
 
 void run_async(SyncMode mode, int staleness, PullLog& log) {
   constexpr int kWorkers = 3, kSteps = 40;
-  ParameterServerOptions options{.workers = kWorkers, .servers = 1, .sync = mode, .staleness = staleness};
+  ParameterServerOptions options{.workers = kWorkers, .servers = 1, .sync = mode, .staleness = staleness, .compression = {}};
   ServerObserver observer;
   observer.on_pull_answered = [&](int, std::int64_t clock, std::int64_t slowest) {
     std::lock_guard lock(log.mutex);
@@ -263,7 +266,7 @@ TEST(LocalSgd, AveragesEveryHStepsAndEndsWithOneModel) {
   std::vector<std::uint64_t> messages(kWorkers);
   spawn_communicators(kWorkers, [&](Communicator& comm) {
     Sequential model = small_mlp();
-    LocalSgdOptions options{.local_steps = kH, .outer_lr = 0.7f, .outer_momentum = 0.9f, .collective = {}};
+    LocalSgdOptions options{.local_steps = kH, .outer_lr = 0.7f, .outer_momentum = 0.9f, .collective = {}, .compression = {}};
     options.collective.algorithm = AllreduceAlgorithm::kRing;
     LocalSgdStrategy strategy(comm, options);
     train_worker(strategy, model, comm.rank(), kWorkers, 3 * 8, kSteps);
@@ -284,7 +287,7 @@ TEST(Gossip, TalksOnlyToNeighboursAndConverges) {
   std::vector<std::uint64_t> messages(kWorkers);
   spawn_communicators(kWorkers, [&](Communicator& comm) {
     Sequential model = small_mlp();
-    GossipStrategy strategy(comm, GossipOptions{.graph = GossipGraph::kRing, .collective = {}});
+    GossipStrategy strategy(comm, GossipOptions{.graph = GossipGraph::kRing, .collective = {}, .compression = {}});
     train_worker(strategy, model, comm.rank(), kWorkers, 5 * 4, kSteps);
     finals[static_cast<std::size_t>(comm.rank())] = values_of(model);
     messages[static_cast<std::size_t>(comm.rank())] = comm.stats().messages_sent;
@@ -292,6 +295,132 @@ TEST(Gossip, TalksOnlyToNeighboursAndConverges) {
   for (int r = 1; r < kWorkers; ++r) EXPECT_EQ(finals[static_cast<std::size_t>(r)], finals[0]);
   // 2 neighbours a step on a ring, plus the start's broadcast and the final average.
   EXPECT_GE(messages[2], 2u * kSteps);
+}
+
+// ---- compression ------------------------------------------------------------------------
+
+CompressionOptions compression(const std::string& spec) {
+  CompressionOptions options;
+  options.spec = spec;
+  options.seed = 5;
+  return options;
+}
+
+// Every rank's final parameters and what each sent, for one strategy built per rank.
+struct Finals {
+  std::vector<std::vector<float>> values;
+  std::vector<CodecTraffic> traffic;
+};
+
+Finals train_all(int workers, int servers, int steps,
+                 const std::function<std::unique_ptr<Strategy>(Communicator&, Sequential&)>& make,
+                 const ParameterServerOptions& ps = {}) {
+  Finals finals{std::vector<std::vector<float>>(static_cast<std::size_t>(workers)),
+                std::vector<CodecTraffic>(static_cast<std::size_t>(workers))};
+  spawn_communicators(workers + servers, [&](Communicator& comm) {
+    Sequential model = small_mlp();
+    if (comm.rank() >= workers) {
+      ASSERT_TRUE(run_parameter_server(
+                      comm, model.parameters().values().span(),
+                      [](std::int64_t, std::int64_t count) { return std::make_unique<Adam>(count, AdamOptions{}); }, ps)
+                      .is_ok());
+      return;
+    }
+    std::unique_ptr<Strategy> strategy = make(comm, model);
+    train_worker(*strategy, model, comm.rank(), workers, 4 * 8, steps);
+    const auto r = static_cast<std::size_t>(comm.rank());
+    finals.values[r] = values_of(model);
+    finals.traffic[r] = strategy->traffic();
+  });
+  return finals;
+}
+
+double max_relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  double worst = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    worst = std::max(worst, std::fabs(double{a[i]} - b[i]) / std::max(1.0, std::fabs(double{b[i]})));
+  }
+  return worst;
+}
+
+TEST(Compression, AllreduceWithACodecKeepsReplicasEqualAndCloseToUncompressed) {
+  auto with = [&](const std::string& spec) {
+    return train_all(4, 0, 20, [&](Communicator& comm, Sequential& model) -> std::unique_ptr<Strategy> {
+      AllreduceOptions options;
+      options.bucket_bytes = 256;
+      options.compression = compression(spec);
+      return std::make_unique<AllreduceStrategy>(comm, layer_ranges(model), options);
+    });
+  };
+  const Finals plain = with("identity");
+  // After 20 Adam steps of lr 1e-2 (at most 0.2 of movement a parameter; Adam's normalisation
+  // turns int8's rounding of tiny gradients into whole steps).
+  for (const auto& [spec, tolerance, ratio] : {std::tuple{"fp16", 2e-3, 2.0}, std::tuple{"int8", 0.1, 3.5}}) {
+    const Finals compressed = with(spec);
+    for (std::size_t r = 1; r < 4; ++r) EXPECT_EQ(compressed.values[r], compressed.values[0]) << spec;
+    EXPECT_LT(max_relative_difference(compressed.values[0], plain.values[0]), tolerance) << spec;
+    EXPECT_GT(max_relative_difference(compressed.values[0], plain.values[0]), 0.0) << spec << " changed nothing";
+    const CodecTraffic t = compressed.traffic[0];
+    EXPECT_GE(static_cast<double>(t.raw_bytes) / static_cast<double>(t.wire_bytes), ratio * 0.8) << spec;
+  }
+  EXPECT_EQ(plain.traffic[0].raw_bytes, plain.traffic[0].wire_bytes);
+}
+
+// Top-k keeping everything loses nothing: the compressed paths must then match the plain ones.
+TEST(Compression, LosslessTopKReproducesEveryStrategy) {
+  constexpr int kWorkers = 3, kSteps = 8;
+  auto gossip = [&](const std::string& spec) {
+    return train_all(kWorkers, 0, kSteps, [&](Communicator& comm, Sequential&) -> std::unique_ptr<Strategy> {
+      return std::make_unique<GossipStrategy>(
+          comm, GossipOptions{.graph = GossipGraph::kRing, .collective = {}, .compression = compression(spec)});
+    });
+  };
+  auto local_sgd = [&](const std::string& spec) {
+    return train_all(kWorkers, 0, kSteps, [&](Communicator& comm, Sequential&) -> std::unique_ptr<Strategy> {
+      return std::make_unique<LocalSgdStrategy>(
+          comm, LocalSgdOptions{.local_steps = 3, .collective = {}, .compression = compression(spec)});
+    });
+  };
+  auto ps = [&](const std::string& spec) {
+    const ParameterServerOptions options{.workers = kWorkers, .servers = 2, .compression = compression(spec)};
+    return train_all(
+        kWorkers, 2, kSteps,
+        [&](Communicator& comm, Sequential& model) -> std::unique_ptr<Strategy> {
+          return std::make_unique<ParameterServerWorker>(comm, model.parameters().numel(), options);
+        },
+        options);
+  };
+  for (const auto& [name, run] : {std::pair{"gossip", std::function<Finals(const std::string&)>(gossip)},
+                                  std::pair{"local-sgd", std::function<Finals(const std::string&)>(local_sgd)},
+                                  std::pair{"ps", std::function<Finals(const std::string&)>(ps)}}) {
+    const Finals plain = run("identity");
+    const Finals lossless = run("topk:1");
+    for (std::size_t r = 0; r < kWorkers; ++r) {
+      EXPECT_LT(max_relative_difference(lossless.values[r], plain.values[r]), 1e-5) << name << " worker " << r;
+    }
+    EXPECT_GT(lossless.traffic[0].wire_bytes, lossless.traffic[0].raw_bytes) << name << ": indices cost bytes too";
+  }
+}
+
+TEST(Compression, LossyGossipAndParameterServerStillTrain) {
+  constexpr int kWorkers = 3, kSteps = 30;
+  const Finals gossip = train_all(kWorkers, 0, kSteps, [&](Communicator& comm, Sequential&) -> std::unique_ptr<Strategy> {
+    return std::make_unique<GossipStrategy>(
+        comm, GossipOptions{.graph = GossipGraph::kRing, .collective = {}, .compression = compression("topk:0.1")});
+  });
+  for (std::size_t r = 1; r < kWorkers; ++r) EXPECT_EQ(gossip.values[r], gossip.values[0]) << "the final average";
+  EXPECT_GT(static_cast<double>(gossip.traffic[0].raw_bytes) / static_cast<double>(gossip.traffic[0].wire_bytes), 2.0);
+  const ParameterServerOptions options{.workers = kWorkers, .servers = 1, .compression = compression("int8+ef")};
+  const Finals ps = train_all(
+      kWorkers, 1, kSteps,
+      [&](Communicator& comm, Sequential& model) -> std::unique_ptr<Strategy> {
+        return std::make_unique<ParameterServerWorker>(comm, model.parameters().numel(), options);
+      },
+      options);
+  // Each worker holds what the server sent it, exactly: copies of one model that differ by
+  // at most the last pull's rounding.
+  for (std::size_t r = 1; r < kWorkers; ++r) EXPECT_LT(max_relative_difference(ps.values[r], ps.values[0]), 0.02);
+  EXPECT_GT(static_cast<double>(ps.traffic[0].raw_bytes) / static_cast<double>(ps.traffic[0].wire_bytes), 1.5);
 }
 
 TEST(Topology, GossipGraphs) {

@@ -16,6 +16,7 @@ class IdentityCodec final : public Codec {
   std::string name() const override { return "identity"; }
   ErrorBound bound() const override { return {}; }
   bool dense() const override { return true; }
+  std::uint8_t wire_id() const override { return kCodecIdentity; }
   void encode(std::span<const float> values, std::vector<std::byte>& out) override {
     const auto bytes = std::as_bytes(values);
     out.assign(bytes.begin(), bytes.end());
@@ -40,6 +41,15 @@ Result<double> parse_fraction(std::string_view spec, std::string_view text) {
 }
 
 }  // namespace
+
+Status check_encoding(const Message& message, const Codec& codec, std::size_t elements) {
+  const MessageHeader& h = message.header();
+  if (h.codec == codec.wire_id() && h.dtype == DType::kF32 && h.element_count == elements) return Status::ok();
+  return Status::data_loss(fmt::format(
+      "rank {} sent codec id {} over {} {} values where {} (id {}) over {} f32 values was expected: every node must "
+      "run the same dist.codec",
+      h.source, h.codec, h.element_count, dtype_name(h.dtype), codec.name(), codec.wire_id(), elements));
+}
 
 std::unique_ptr<Codec> make_identity_codec() { return std::make_unique<IdentityCodec>(); }
 

@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "courier/comm/communicator.h"
+#include "courier/comm/transport/message_buffer.h"
 #include "courier/core/status.h"
 
 namespace courier {
@@ -36,6 +38,12 @@ class Codec {
   // "fp16", "int8", "topk:0.01", "topk:0.01+ef": what make_codec parses back.
   virtual std::string name() const = 0;
   virtual ErrorBound bound() const = 0;
+  // The header's codec id for its encodings (comm/message.h: kCodecFp16, ...).
+  virtual std::uint8_t wire_id() const = 0;
+  // What a message carrying an encoding of `elements` floats says in its header.
+  SendInfo send_info(std::size_t elements, std::uint64_t step) const {
+    return SendInfo{.dtype = DType::kF32, .element_count = elements, .codec = wire_id(), .step = step};
+  }
   // Whether every element is encoded, on its own or in its chunk, and nothing of one vector
   // carries over to the next (identity, fp16, bf16, int8): then a ring allreduce may decode a
   // block, add to it and encode it again at every hop. Sparse codecs and error feedback are
@@ -63,6 +71,10 @@ struct CodecTraffic {
     return *this;
   }
 };
+
+// DATA_LOSS unless `message`'s header says it holds `codec`'s encoding of `elements` floats:
+// a peer running another codec (a different dist.codec) is named, not misread.
+Status check_encoding(const Message& message, const Codec& codec, std::size_t elements);
 
 // identity | fp16 | bf16 | int8 | topk:F | randomk:F, optionally followed by "+ef" (error
 // feedback around it); F is the fraction of elements kept, in (0, 1]. `seed` seeds the

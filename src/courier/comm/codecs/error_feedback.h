@@ -18,6 +18,7 @@ class ErrorFeedback final : public Codec {
   std::string name() const override { return inner_->name() + "+ef"; }
   // One encoding is as far from its input (values + residual) as the inner codec allows.
   ErrorBound bound() const override { return inner_->bound(); }
+  std::uint8_t wire_id() const override { return inner_->wire_id(); }
   // REQUIRES (COURIER_CHECK): every call after the first has the first call's length.
   void encode(std::span<const float> values, std::vector<std::byte>& out) override;
   Status decode(std::span<const std::byte> bytes, std::span<float> out) const override {

@@ -13,6 +13,7 @@ class Float16Codec final : public Codec {
  public:
   std::string name() const override { return kBrain ? "bf16" : "fp16"; }
   bool dense() const override { return true; }
+  std::uint8_t wire_id() const override { return kBrain ? kCodecBf16 : kCodecFp16; }
   // fp16: 11 significant bits (unit roundoff 2^-11) for |x| < 65520 (beyond, +-inf, as a cast);
   // subnormals below 2^-14 are spaced 2^-24. bf16: 8 significant bits, float's whole range.
   ErrorBound bound() const override {

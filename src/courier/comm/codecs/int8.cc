@@ -21,6 +21,7 @@ class Int8Codec final : public Codec {
   }
   std::string name() const override { return "int8"; }
   bool dense() const override { return true; }
+  std::uint8_t wire_id() const override { return kCodecInt8; }
   ErrorBound bound() const override { return {.of_chunk_max = 1.0 / 127, .chunk_elements = chunk_}; }
 
   void encode(std::span<const float> values, std::vector<std::byte>& out) override {

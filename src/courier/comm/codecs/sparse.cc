@@ -45,6 +45,7 @@ class SparseCodec : public Codec {
   }
   // A kept element is exact, a dropped one decodes as 0: |decoded - x| <= |x|.
   ErrorBound bound() const override { return {.relative = 1.0}; }
+  std::uint8_t wire_id() const override { return kCodecSparse; }
 
   void encode(std::span<const float> values, std::vector<std::byte>& out) override {
     const std::size_t n = values.size();

@@ -28,6 +28,16 @@ Status decode_into(const Codec& codec, ByteSpan bytes, std::span<float> out, Op&
                                                codec.name(), op.comm().world_rank_of(from), status.message())));
 }
 
+// Receives the next encoding from `from`, checking that its header announces `codec` over `elements` floats.
+Result<Message> receive_encoding(Op& op, const Codec& codec, int from, std::size_t elements) {
+  Result<Message> message = op.receive_message(from, kTagAllreduceCompressed);
+  if (!message.is_ok()) return message;
+  Status status = check_encoding(*message, codec, elements);
+  if (status.is_ok()) return message;
+  return op.fail(Status::data_loss(fmt::format("rank {}: {} step {}: {}", op.comm().transport().rank(),
+                                               op.context().op, op.context().step, status.message())));
+}
+
 Status dense_ring(Op& op, std::span<float> data, Codec& codec, std::uint64_t& wire) {
   const Ring ring = ring_of(op, std::as_bytes(data), DType::kF32);
   auto block = [&](int index) {
@@ -35,17 +45,18 @@ Status dense_ring(Op& op, std::span<float> data, Codec& codec, std::uint64_t& wi
     return data.subspan(r.begin, r.count);
   };
   std::vector<float> scratch(ring.block(0).count);  // block 0 is the largest
+  const std::uint64_t step = op.options().step;
   auto send = [&](std::span<const float> values) {
     std::vector<std::byte> bytes;
     codec.encode(values, bytes);
     wire += bytes.size();
-    op.send(ring.right, kTagAllreduceCompressed, std::move(bytes));
+    op.send(ring.right, kTagAllreduceCompressed, std::move(bytes), codec.send_info(values.size(), step));
   };
   // Reduce-scatter: what arrives at step s is added to and leaves at step s + 1.
   send(block(ring.rank - 1));
   for (int s = 0; s < ring.n - 1; ++s) {
     std::span<float> mine = block(ring.rank - s - 2);
-    Result<Message> message = op.receive_message(ring.left, kTagAllreduceCompressed);
+    Result<Message> message = receive_encoding(op, codec, ring.left, mine.size());
     if (!message.is_ok()) return message.status();
     const std::span<float> theirs(scratch.data(), mine.size());
     if (Status st = decode_into(codec, message->payload(), theirs, op, ring.left); !st.is_ok()) return st;
@@ -57,17 +68,17 @@ Status dense_ring(Op& op, std::span<float> data, Codec& codec, std::uint64_t& wi
   codec.encode(block(ring.rank), own);
   if (Status st = decode_into(codec, own, block(ring.rank), op, ring.rank); !st.is_ok()) return st;
   wire += own.size();
-  op.send(ring.right, kTagAllreduceCompressed, std::move(own));
+  op.send(ring.right, kTagAllreduceCompressed, std::move(own), codec.send_info(block(ring.rank).size(), step));
   for (int s = 0; s < ring.n - 1; ++s) {
-    Result<Message> message = op.receive_message(ring.left, kTagAllreduceCompressed);
+    const std::span<float> theirs = block(ring.rank - s - 1);
+    Result<Message> message = receive_encoding(op, codec, ring.left, theirs.size());
     if (!message.is_ok()) return message.status();
-    if (Status st = decode_into(codec, message->payload(), block(ring.rank - s - 1), op, ring.left); !st.is_ok()) {
-      return st;
-    }
+    if (Status st = decode_into(codec, message->payload(), theirs, op, ring.left); !st.is_ok()) return st;
     if (s + 1 < ring.n - 1) {
       const ByteSpan bytes = message->payload();
       wire += bytes.size();
-      op.send(ring.right, kTagAllreduceCompressed, std::vector<std::byte>(bytes.begin(), bytes.end()));
+      op.send(ring.right, kTagAllreduceCompressed, std::vector<std::byte>(bytes.begin(), bytes.end()),
+              codec.send_info(theirs.size(), step));
     }
   }
   return Status::ok();
@@ -79,16 +90,17 @@ Status gather_encodings(Op& op, std::span<float> data, Codec& codec, std::uint64
   std::vector<std::byte>& own = encodings[static_cast<std::size_t>(ring.rank)];
   codec.encode(data, own);
   wire += own.size();
-  op.send(ring.right, kTagAllreduceCompressed, own);  // lent: `encodings` outlives the sends
+  const SendInfo info = codec.send_info(data.size(), op.options().step);
+  op.send(ring.right, kTagAllreduceCompressed, ByteSpan(own), info);  // lent: `encodings` outlives the sends
   for (int s = 0; s < ring.n - 1; ++s) {
-    Result<Message> message = op.receive_message(ring.left, kTagAllreduceCompressed);
+    Result<Message> message = receive_encoding(op, codec, ring.left, data.size());
     if (!message.is_ok()) return message.status();
     const ByteSpan bytes = message->payload();
     std::vector<std::byte>& theirs = encodings[static_cast<std::size_t>((ring.rank - s - 1 + ring.n) % ring.n)];
     theirs.assign(bytes.begin(), bytes.end());
     if (s + 1 < ring.n - 1) {
       wire += theirs.size();
-      op.send(ring.right, kTagAllreduceCompressed, ByteSpan(theirs));
+      op.send(ring.right, kTagAllreduceCompressed, ByteSpan(theirs), info);
     }
   }
   std::fill(data.begin(), data.end(), 0.0f);

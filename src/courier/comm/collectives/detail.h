@@ -35,8 +35,9 @@ class Op {
 
   // A non-blocking send of part of the caller's buffer (lent, not copied); tracked until finish_sends().
   void send(int peer, std::uint64_t tag, ByteSpan bytes);
-  // A non-blocking send of bytes the message takes over (an encoding made for it).
-  void send(int peer, std::uint64_t tag, std::vector<std::byte> bytes);
+  // A non-blocking send of an encoding the message takes over (or lent, as a span).
+  void send(int peer, std::uint64_t tag, std::vector<std::byte> bytes, const SendInfo& info);
+  void send(int peer, std::uint64_t tag, ByteSpan bytes, const SendInfo& info);
   // Blocking receives of exactly dst.size() bytes: copied into dst, or reduced into it.
   Status receive_into(int peer, std::uint64_t tag, MutableByteSpan dst);
   Status receive_reduce(int peer, std::uint64_t tag, MutableByteSpan dst, ReduceOp op);

@@ -38,8 +38,12 @@ void Op::send(int peer, std::uint64_t tag, ByteSpan bytes) {
   sends_.push_back({comm_.send(peer, tag, bytes, SendInfo{.dtype = dtype_, .step = options_.step}), peer});
 }
 
-void Op::send(int peer, std::uint64_t tag, std::vector<std::byte> bytes) {
-  sends_.push_back({comm_.send(peer, tag, std::move(bytes), SendInfo{.dtype = DType::kU8, .step = options_.step}), peer});
+void Op::send(int peer, std::uint64_t tag, std::vector<std::byte> bytes, const SendInfo& info) {
+  sends_.push_back({comm_.send(peer, tag, std::move(bytes), info), peer});
+}
+
+void Op::send(int peer, std::uint64_t tag, ByteSpan bytes, const SendInfo& info) {
+  sends_.push_back({comm_.send(peer, tag, bytes, info), peer});
 }
 
 Result<Message> Op::receive_message(int peer, std::uint64_t tag) {

@@ -23,6 +23,11 @@ AllreduceStrategy::AllreduceStrategy(Communicator& workers, std::vector<GradsRea
     bucket.layers += 1;
     bucket_of_layer_[i] = static_cast<int>(buckets_.size()) - 1;
   }
+  if (options_.compression.enabled()) {
+    for (const Bucket& bucket : buckets_) {
+      compressors_.push_back(options_.compression.make(bucket.offset, bucket.count, comm_.rank()));
+    }
+  }
   // Alone there is nothing to exchange: no thread, and no hand-off to it every step.
   if (comm_.world_size() > 1) thread_ = std::thread([this] { run_communication(); });
 }
@@ -37,9 +42,12 @@ AllreduceStrategy::~AllreduceStrategy() {
 }
 
 std::string AllreduceStrategy::describe() const {
-  return fmt::format("allreduce over {} workers ({}, {} bucket{} of up to {:.3g} MiB)", comm_.world_size(),
-                     allreduce_algorithm_name(options_.collective.algorithm), buckets_.size(),
-                     buckets_.size() == 1 ? "" : "s", static_cast<double>(options_.bucket_bytes) / (1 << 20));
+  const std::string how = options_.compression.enabled()
+                              ? fmt::format("{} compressed", compressors_.front()->name())
+                              : std::string(allreduce_algorithm_name(options_.collective.algorithm));
+  return fmt::format("allreduce over {} workers ({}, {} bucket{} of up to {:.3g} MiB)", comm_.world_size(), how,
+                     buckets_.size(), buckets_.size() == 1 ? "" : "s",
+                     static_cast<double>(options_.bucket_bytes) / (1 << 20));
 }
 
 Status AllreduceStrategy::start(Parameters& params, Optimizer&) {
@@ -62,7 +70,11 @@ void AllreduceStrategy::on_grads_ready(const GradsReady& ready) {
   std::lock_guard lock(mutex_);
   if (--buckets_[static_cast<std::size_t>(b)].layers_pending == 0) {
     if (!thread_.joinable()) {
-      ++finished_;  // a world of one: the bucket is already its own sum
+      // A world of one: the bucket is already its own sum (rounded as the codec would).
+      if (!compressors_.empty()) {
+        if (Status s = reduce_bucket(b, step_); !s.is_ok() && failure_.is_ok()) failure_ = s;
+      }
+      ++finished_;
       return;
     }
     ready_.push_back(b);
@@ -77,28 +89,34 @@ void AllreduceStrategy::run_communication() {
   for (;;) {
     cv_.wait(lock, [&] { return stopping_ || !ready_.empty(); });
     if (stopping_) return;
-    const Bucket bucket = buckets_[static_cast<std::size_t>(ready_.front())];
+    const int bucket = ready_.front();
     ready_.pop_front();
     const StepInfo step = step_;
     const bool skip = !failure_.is_ok();
     lock.unlock();
-    Status status;
-    if (!skip) {
-      std::span<float> grads = params_->grads().span().subspan(static_cast<std::size_t>(bucket.offset),
-                                                               static_cast<std::size_t>(bucket.count));
-      const float weight = static_cast<float>(step.local_examples) / static_cast<float>(step.global_examples);
-      if (weight != 1.0f) {
-        for (float& g : grads) g *= weight;
-      }
-      CollectiveOptions options = options_.collective;
-      options.step = static_cast<std::uint64_t>(step.step);
-      status = allreduce(comm_, grads, ReduceOp::kSum, options);
-    }
+    const Status status = skip ? Status::ok() : reduce_bucket(bucket, step);
     lock.lock();
     if (!status.is_ok() && failure_.is_ok()) failure_ = status;
     ++finished_;
     cv_.notify_all();
   }
+}
+
+Status AllreduceStrategy::reduce_bucket(int index, const StepInfo& step) {
+  const Bucket& bucket = buckets_[static_cast<std::size_t>(index)];
+  std::span<float> grads =
+      params_->grads().span().subspan(static_cast<std::size_t>(bucket.offset), static_cast<std::size_t>(bucket.count));
+  const float weight = static_cast<float>(step.local_examples) / static_cast<float>(step.global_examples);
+  if (weight != 1.0f) {
+    for (float& g : grads) g *= weight;
+  }
+  CollectiveOptions options = options_.collective;
+  options.step = static_cast<std::uint64_t>(step.step);
+  if (compressors_.empty()) return allreduce(comm_, grads, ReduceOp::kSum, options);
+  CodecTraffic traffic;
+  Status status = compressors_[static_cast<std::size_t>(index)]->allreduce(comm_, grads, options, traffic);
+  compressed_ += traffic;  // read after finish_step, which waits for this bucket under mutex_
+  return status;
 }
 
 Status AllreduceStrategy::finish_step(Parameters& params, Optimizer& optimizer) {

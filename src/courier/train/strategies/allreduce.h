@@ -4,7 +4,9 @@
 //
 // Gradients travel in buckets of about bucket_bytes, built in reverse layer order (the order
 // backward produces them). A bucket's allreduce starts on a communication thread as soon as
-// its last layer reports ready, so communication overlaps the rest of backward.
+// its last layer reports ready, so communication overlaps the rest of backward. With a
+// codec (dist.codec) each bucket is its own stream through its own compressor (error
+// feedback keeps a residual a bucket); uncompressed buckets use options.collective.algorithm.
 #pragma once
 
 #include <condition_variable>
@@ -21,6 +23,7 @@ namespace courier {
 struct AllreduceOptions {
   std::size_t bucket_bytes = std::size_t{25} << 20;  // PyTorch DDP's default, 25 MiB
   CollectiveOptions collective;                      // algorithm, timeout, segments
+  CompressionOptions compression;
 };
 
 class AllreduceStrategy final : public Strategy {
@@ -47,10 +50,13 @@ class AllreduceStrategy final : public Strategy {
 
  private:
   void run_communication();
+  // Weights, then sums bucket `index` of the gradients over the workers (compressed or not).
+  Status reduce_bucket(int index, const StepInfo& step);
 
   AllreduceOptions options_;
   std::vector<int> bucket_of_layer_;
   std::vector<Bucket> buckets_;
+  std::vector<std::unique_ptr<GradientCompressor>> compressors_;  // one a bucket, when compressing
   Parameters* params_ = nullptr;
 
   std::mutex mutex_;

@@ -2,6 +2,12 @@
 // parameters with those of its neighbours on a graph (comm/topology.h) and nothing else; no
 // global synchronisation, no central node. Replicas differ a little at any moment; finish()
 // takes one global average so the model reported is the consensus.
+//
+// With a codec (dist.codec) the exchange is CHOCO-gossip (Koloskova, Stich and Jaggi, 2019):
+// every worker keeps a public copy x̂ of its parameters, which its neighbours keep too; it
+// sends the encoded difference q = C(x - x̂), and everyone holding x̂ adds decode(q). Then
+// x += (sum over neighbours of x̂_j - x̂_i) / (1 + neighbours). What one round drops stays in
+// x - x̂ and goes out in a later one; with the identity codec this is plain gossip.
 #pragma once
 
 #include <vector>
@@ -18,6 +24,7 @@ struct GossipOptions {
   std::uint64_t seed = 0;  // for the random graph
   std::chrono::nanoseconds timeout = std::chrono::minutes(2);
   CollectiveOptions collective;  // the final average
+  CompressionOptions compression;
 };
 
 class GossipStrategy final : public Strategy {
@@ -30,9 +37,15 @@ class GossipStrategy final : public Strategy {
   Status finish(Parameters& params, Optimizer& optimizer) override;
 
  private:
+  Status exchange_compressed(std::span<float> values);
+
   GossipOptions options_;
   Neighbours neighbours_;
   std::vector<float> mixed_;
+  std::unique_ptr<Codec> codec_;
+  std::vector<float> public_mine_;                // x̂ of this worker
+  std::vector<std::vector<float>> public_theirs_;  // x̂ of each neighbour received from
+  std::vector<float> decoded_;
 };
 
 }  // namespace courier

@@ -7,14 +7,17 @@
 
 namespace courier {
 
-LocalSgdStrategy::LocalSgdStrategy(Communicator& workers, LocalSgdOptions options) : Strategy(workers), options_(options) {}
+LocalSgdStrategy::LocalSgdStrategy(Communicator& workers, LocalSgdOptions options)
+    : Strategy(workers), options_(std::move(options)) {}
 
 std::string LocalSgdStrategy::describe() const {
   std::string outer = options_.outer_lr == 1.0f && options_.outer_momentum == 0.0f
                           ? std::string("plain averaging")
                           : fmt::format("outer Nesterov lr {} momentum {}", options_.outer_lr, options_.outer_momentum);
-  return fmt::format("local SGD over {} workers, average every {} steps, {}", comm_.world_size(), options_.local_steps,
-                     outer);
+  const std::string compressed =
+      compressor_ ? fmt::format(", changes compressed by {}", compressor_->name()) : std::string();
+  return fmt::format("local SGD over {} workers, average every {} steps, {}{}", comm_.world_size(),
+                     options_.local_steps, outer, compressed);
 }
 
 Status LocalSgdStrategy::start(Parameters& params, Optimizer&) {
@@ -23,6 +26,10 @@ Status LocalSgdStrategy::start(Parameters& params, Optimizer&) {
   }
   anchor_.assign(params.values().span().begin(), params.values().span().end());
   momentum_.assign(anchor_.size(), 0.0f);
+  outer_.assign(anchor_.size(), 0.0f);
+  if (options_.compression.enabled()) {
+    compressor_ = options_.compression.make(0, params.numel(), comm_.rank());
+  }
   return Status::ok();
 }
 
@@ -41,11 +48,19 @@ Status LocalSgdStrategy::average(Parameters& params) {
   CollectiveOptions options = options_.collective;
   options.step = static_cast<std::uint64_t>(step_.step);
   const auto started = std::chrono::steady_clock::now();
-  if (Status s = allreduce(comm_, values, ReduceOp::kAverage, options); !s.is_ok()) return s;
+  if (compressor_) {
+    // The mean of the workers' changes, anchor - theta_w, each sent compressed.
+    const float share = 1.0f / static_cast<float>(comm_.world_size());
+    for (std::size_t i = 0; i < values.size(); ++i) outer_[i] = (anchor_[i] - values[i]) * share;
+    if (Status s = compressor_->allreduce(comm_, outer_, options, compressed_); !s.is_ok()) return s;
+  } else {
+    if (Status s = allreduce(comm_, values, ReduceOp::kAverage, options); !s.is_ok()) return s;
+    for (std::size_t i = 0; i < values.size(); ++i) outer_[i] = anchor_[i] - values[i];
+  }
   wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const float mu = options_.outer_momentum;
   for (std::size_t i = 0; i < values.size(); ++i) {
-    const float outer_grad = anchor_[i] - values[i];
+    const float outer_grad = outer_[i];
     momentum_[i] = mu * momentum_[i] + outer_grad;
     const float update = mu > 0.0f ? outer_grad + mu * momentum_[i] : outer_grad;
     anchor_[i] -= options_.outer_lr * update;

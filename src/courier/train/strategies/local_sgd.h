@@ -4,6 +4,8 @@
 // last average (the "outer gradient") drives an outer SGD with Nesterov momentum on the
 // parameters every worker last agreed on. outer_lr = 1 and outer_momentum = 0 is plain
 // averaging. Inner optimizer state (Adam's moments) stays local, as in DiLoCo.
+// With a codec (dist.codec) what travels is each worker's change since the last average,
+// compressed (with error feedback, the part a round drops is sent in a later one).
 #pragma once
 
 #include <vector>
@@ -18,6 +20,7 @@ struct LocalSgdOptions {
   float outer_lr = 1.0f;
   float outer_momentum = 0.0f;  // Nesterov when > 0
   CollectiveOptions collective;
+  CompressionOptions compression;
 };
 
 class LocalSgdStrategy final : public Strategy {
@@ -36,6 +39,8 @@ class LocalSgdStrategy final : public Strategy {
   std::int64_t since_average_ = 0;
   std::vector<float> anchor_;    // the parameters at the last average
   std::vector<float> momentum_;  // outer Nesterov buffer
+  std::vector<float> outer_;     // the outer gradient: anchor - the workers' mean
+  std::unique_ptr<GradientCompressor> compressor_;
 };
 
 }  // namespace courier

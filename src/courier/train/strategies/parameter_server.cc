@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "courier/comm/codecs/wire.h"
 #include "courier/comm/collectives/collectives.h"
 #include "courier/core/check.h"
 
@@ -28,12 +29,16 @@ struct RequestHeader {
   float weight = 1.0f; // push: the factor the server applies to the gradient
 };
 
-std::vector<std::byte> encode_request(const RequestHeader& header, std::span<const float> values) {
-  std::vector<std::byte> bytes(sizeof(RequestHeader) + values.size_bytes());
-  std::memcpy(bytes.data(), &header, sizeof header);
-  if (!values.empty()) std::memcpy(bytes.data() + sizeof header, values.data(), values.size_bytes());
-  return bytes;
+// The header, then `body` (a push's gradient slice, as floats or encoded).
+std::vector<std::byte> encode_request(const RequestHeader& header, std::vector<std::byte> body = {}) {
+  const auto fixed = std::as_bytes(std::span<const RequestHeader>(&header, 1));
+  body.insert(body.begin(), fixed.begin(), fixed.end());
+  return body;
 }
+
+// A pull's answer: u32 form, then the slice as floats (kWhole) or the codec's encoding of
+// the change since the worker's last answer (kChange).
+enum class ReplyForm : std::uint32_t { kWhole = 1, kChange = 2 };
 
 Deadline deadline_for(const ParameterServerOptions& options) { return Deadline::after(real_clock(), options.timeout); }
 
@@ -67,11 +72,16 @@ ParameterServerWorker::ParameterServerWorker(Communicator& world, std::int64_t p
     : Strategy(world), parameters_(parameters), options_(options) {
   COURIER_CHECK_EQ(world.world_size(), options.workers + options.servers, "world = workers + servers");
   COURIER_CHECK_LT(world.rank(), options.workers, "a parameter-server worker must be a worker rank");
+  if (options_.compression.enabled()) {
+    for (int s = 0; s < options_.servers; ++s) push_codecs_.push_back(options_.compression.codec(world.rank()));
+    pull_codec_ = options_.compression.codec_without_feedback(world.rank());
+  }
 }
 
 std::string ParameterServerWorker::describe() const {
   std::string mode(sync_mode_name(options_.sync));
   if (options_.sync == SyncMode::kSsp) mode += fmt::format(" (staleness {})", options_.staleness);
+  if (pull_codec_) mode += fmt::format(", pushes {} and pulls {} compressed", push_codecs_.front()->name(), pull_codec_->name());
   return fmt::format("parameter server: {} workers, {} server{}, {}", options_.workers, options_.servers,
                      options_.servers == 1 ? "" : "s", mode);
 }
@@ -84,7 +94,7 @@ Status ParameterServerWorker::start(Parameters& params, Optimizer&) {
 // Asks every server for its slice as of `clock` and copies the answers into `params`.
 Status ParameterServerWorker::pull(Parameters& params, std::int64_t clock) {
   for (int s = 0; s < options_.servers; ++s) {
-    comm_.send(options_.workers + s, kTagRequest, encode_request({RequestKind::kPull, 0, clock}, {}),
+    comm_.send(options_.workers + s, kTagRequest, encode_request({RequestKind::kPull, 0, clock}),
                SendInfo{.step = static_cast<std::uint64_t>(std::max<std::int64_t>(clock, 0))});
   }
   const auto started = std::chrono::steady_clock::now();
@@ -93,14 +103,36 @@ Status ParameterServerWorker::pull(Parameters& params, std::int64_t clock) {
     Result<Message> reply = comm_.receive(options_.workers + s, kTagReply, deadline_for(options_),
                                           {"parameter server pull", static_cast<std::uint64_t>(clock)});
     if (!reply.is_ok()) return reply.status();
-    if (reply->payload().size() != static_cast<std::size_t>(slice.count) * sizeof(float)) {
-      return Status::data_loss(fmt::format("server rank {} sent {} bytes for a slice of {} parameters",
-                                           options_.workers + s, reply->payload().size(), slice.count));
+    if (Status st = apply_reply(reply->payload(), options_.workers + s,
+                                params.values().span().subspan(static_cast<std::size_t>(slice.offset),
+                                                               static_cast<std::size_t>(slice.count)));
+        !st.is_ok()) {
+      return st;
     }
-    std::memcpy(params.values().data() + slice.offset, reply->payload().data(), reply->payload().size());
   }
   wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return Status::ok();
+}
+
+// Writes a pull's answer into the slice: the values as they are, or the change added.
+Status ParameterServerWorker::apply_reply(ByteSpan reply, int server, std::span<float> slice) {
+  const auto form = reply.size() >= 4 ? static_cast<ReplyForm>(codec_wire::get<std::uint32_t>(reply, 0)) : ReplyForm{};
+  const ByteSpan body = reply.size() >= 4 ? reply.subspan(4) : reply;
+  if (form == ReplyForm::kWhole && body.size() == slice.size_bytes()) {
+    if (!body.empty()) std::memcpy(slice.data(), body.data(), body.size());
+    return Status::ok();
+  }
+  if (form == ReplyForm::kChange && pull_codec_) {
+    decoded_.resize(slice.size());
+    if (Status s = pull_codec_->decode(body, decoded_); !s.is_ok()) {
+      return Status::data_loss(fmt::format("server rank {} sent a damaged {} pull: {}", server, pull_codec_->name(),
+                                           s.message()));
+    }
+    for (std::size_t i = 0; i < slice.size(); ++i) slice[i] += decoded_[i];
+    return Status::ok();
+  }
+  return Status::data_loss(fmt::format("server rank {} sent {} bytes for a slice of {} parameters", server,
+                                       reply.size(), slice.size()));
 }
 
 Status ParameterServerWorker::finish_step(Parameters& params, Optimizer&) {
@@ -113,9 +145,17 @@ Status ParameterServerWorker::finish_step(Parameters& params, Optimizer&) {
   for (int s = 0; s < options_.servers; ++s) {
     const Slice slice = server_slice(parameters_, options_.servers, s);
     const RequestHeader header{RequestKind::kPush, 0, clock_, step_.lr, weight};
-    comm_.send(options_.workers + s, kTagRequest,
-               encode_request(header, grads.subspan(static_cast<std::size_t>(slice.offset),
-                                                    static_cast<std::size_t>(slice.count))),
+    const std::span<const float> part =
+        grads.subspan(static_cast<std::size_t>(slice.offset), static_cast<std::size_t>(slice.count));
+    std::vector<std::byte> body;
+    if (push_codecs_.empty()) {
+      const auto bytes = std::as_bytes(part);
+      body.assign(bytes.begin(), bytes.end());
+    } else {
+      push_codecs_[static_cast<std::size_t>(s)]->encode(part, body);
+      compressed_ += CodecTraffic{part.size_bytes(), body.size()};
+    }
+    comm_.send(options_.workers + s, kTagRequest, encode_request(header, std::move(body)),
                SendInfo{.step = static_cast<std::uint64_t>(step_.step)});
   }
   ++clock_;
@@ -124,7 +164,7 @@ Status ParameterServerWorker::finish_step(Parameters& params, Optimizer&) {
 
 Status ParameterServerWorker::finish(Parameters&, Optimizer&) {
   for (int s = 0; s < options_.servers; ++s) {
-    comm_.send(options_.workers + s, kTagRequest, encode_request({RequestKind::kDone, 0, clock_}, {}));
+    comm_.send(options_.workers + s, kTagRequest, encode_request({RequestKind::kDone, 0, clock_}));
   }
   return Status::ok();
 }
@@ -141,7 +181,13 @@ class Server {
         slice_(server_slice(static_cast<std::int64_t>(initial.size()), options.servers, comm.rank() - options.workers)),
         values_(initial.begin() + slice_.offset, initial.begin() + slice_.offset + slice_.count),
         sum_(static_cast<std::size_t>(slice_.count), 0.0f), optimizer_(std::move(optimizer)),
-        pushed_(static_cast<std::size_t>(options.workers), 0), done_(static_cast<std::size_t>(options.workers), false) {}
+        pushed_(static_cast<std::size_t>(options.workers), 0), done_(static_cast<std::size_t>(options.workers), false) {
+    if (options_.compression.enabled()) {
+      push_codec_ = options_.compression.codec_without_feedback(comm.rank());
+      for (int w = 0; w < options.workers; ++w) pull_codecs_.push_back(options_.compression.codec_without_feedback(comm.rank() * 7919 + w));
+      held_.resize(static_cast<std::size_t>(options.workers));
+    }
+  }
 
   Status run();
 
@@ -165,6 +211,12 @@ class Server {
   std::vector<std::int64_t> pushed_;  // per worker: clocks pushed
   std::vector<bool> done_;
   std::vector<std::pair<int, std::int64_t>> waiting_;  // pulls not yet answerable: (worker, clock)
+  // When compressing: the decoder of pushes, and per worker a pull encoder and a copy of what
+  // the worker holds (empty until its first, whole, pull).
+  std::unique_ptr<Codec> push_codec_;
+  std::vector<std::unique_ptr<Codec>> pull_codecs_;
+  std::vector<std::vector<float>> held_;
+  std::vector<float> change_, decoded_;
 };
 
 std::int64_t Server::slowest() const {
@@ -186,10 +238,28 @@ bool Server::can_answer(std::int64_t clock) const {
 
 void Server::answer(int worker, std::int64_t clock) {
   if (observer_.on_pull_answered) observer_.on_pull_answered(worker, clock, slowest());
-  std::vector<std::byte> bytes(values_.size() * sizeof(float));
-  std::memcpy(bytes.data(), values_.data(), bytes.size());
+  std::vector<std::byte> bytes;
+  const auto w = static_cast<std::size_t>(worker);
+  if (push_codec_ && !held_[w].empty()) {
+    // The change since the worker's copy, encoded; the copy moves by what the worker will decode.
+    change_.resize(values_.size());
+    for (std::size_t i = 0; i < values_.size(); ++i) change_[i] = values_[i] - held_[w][i];
+    codec_wire::put<std::uint32_t>(bytes, static_cast<std::uint32_t>(ReplyForm::kChange));
+    std::vector<std::byte> encoded;
+    pull_codecs_[w]->encode(change_, encoded);
+    decoded_.resize(values_.size());
+    const Status own = pull_codecs_[w]->decode(encoded, decoded_);
+    COURIER_CHECK(own.is_ok(), "a codec cannot decode its own encoding: {}", own.to_string());
+    for (std::size_t i = 0; i < values_.size(); ++i) held_[w][i] += decoded_[i];
+    bytes.insert(bytes.end(), encoded.begin(), encoded.end());
+  } else {
+    if (push_codec_) held_[w] = values_;
+    codec_wire::put<std::uint32_t>(bytes, static_cast<std::uint32_t>(ReplyForm::kWhole));
+    const auto whole = std::as_bytes(std::span<const float>(values_));
+    bytes.insert(bytes.end(), whole.begin(), whole.end());
+  }
   comm_.send(worker, kTagReply, std::move(bytes),
-             SendInfo{.dtype = DType::kF32, .step = static_cast<std::uint64_t>(std::max<std::int64_t>(clock, 0))});
+             SendInfo{.step = static_cast<std::uint64_t>(std::max<std::int64_t>(clock, 0))});
 }
 
 void Server::answer_waiting() {
@@ -229,15 +299,22 @@ Status Server::handle(const Message& message) {
   }
   RequestHeader header{};
   std::memcpy(&header, payload.data(), sizeof header);
-  const std::size_t floats = (payload.size() - sizeof header) / sizeof(float);
+  const ByteSpan body = payload.subspan(sizeof header);
   switch (header.kind) {
     case RequestKind::kPush: {
-      if (floats != static_cast<std::size_t>(slice_.count)) {
-        return Status::data_loss(fmt::format("server rank {}: worker {} pushed {} values for a slice of {}",
-                                             comm_.rank(), worker, floats, slice_.count));
+      std::vector<float> grads(static_cast<std::size_t>(slice_.count));
+      if (push_codec_) {
+        if (Status s = push_codec_->decode(body, grads); !s.is_ok()) {
+          return Status::data_loss(fmt::format("server rank {}: worker {} pushed a damaged {} encoding: {}",
+                                               comm_.rank(), worker, push_codec_->name(), s.message()));
+        }
+      } else {
+        if (body.size() != grads.size() * sizeof(float)) {
+          return Status::data_loss(fmt::format("server rank {}: worker {} pushed {} bytes for a slice of {} values",
+                                               comm_.rank(), worker, body.size(), slice_.count));
+        }
+        if (!body.empty()) std::memcpy(grads.data(), body.data(), body.size());
       }
-      std::vector<float> grads(floats);
-      std::memcpy(grads.data(), payload.data() + sizeof header, floats * sizeof(float));
       return push(worker, header, grads);
     }
     case RequestKind::kPull:

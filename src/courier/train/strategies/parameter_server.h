@@ -12,6 +12,12 @@
 //        slowest worker has pushed clock c - s (bound s = staleness). s = 0 keeps workers in
 //        lockstep without averaging.
 // World layout: workers are ranks [0, W), servers [W, W + S) of the communicator.
+//
+// With a codec (dist.codec) pushes are encoded (with error feedback if asked, a residual a
+// slice). Pulls send the encoded change since what that worker last received: the server
+// keeps a copy of what each worker holds and adds to it what it sends, so the worker's
+// parameters and the copy stay equal and what a pull drops goes out in the next. The first
+// pull of a worker carries the slice as it is.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +40,7 @@ struct ParameterServerOptions {
   SyncMode sync = SyncMode::kBsp;
   int staleness = 3;  // SSP's bound s
   std::chrono::nanoseconds timeout = std::chrono::minutes(10);  // any single wait
+  CompressionOptions compression;  // a codec, not powersgd
 };
 
 // The slice of the flat buffer server `index` owns.
@@ -55,10 +62,14 @@ class ParameterServerWorker final : public Strategy {
 
  private:
   Status pull(Parameters& params, std::int64_t clock);
+  Status apply_reply(ByteSpan reply, int server, std::span<float> slice);
 
   std::int64_t parameters_;
   ParameterServerOptions options_;
   std::int64_t clock_ = 0;  // steps pushed so far
+  std::vector<std::unique_ptr<Codec>> push_codecs_;  // one a server slice, when compressing
+  std::unique_ptr<Codec> pull_codec_;                // decodes what the servers send
+  std::vector<float> decoded_;
 };
 
 // Server side: serves one slice until every worker has finished. `initial` is the whole

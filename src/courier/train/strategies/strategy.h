@@ -18,7 +18,9 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "courier/comm/codecs/compressor.h"
 #include "courier/comm/communicator.h"
 #include "courier/core/status.h"
 #include "courier/nn/parameters.h"
@@ -34,6 +36,24 @@ struct StepInfo {
   // This worker's examples and the whole step's, over all workers.
   std::int64_t local_examples = 0;
   std::int64_t global_examples = 0;
+};
+
+// dist.codec, and what a compressor needs to know about the flat parameter buffer.
+struct CompressionOptions {
+  std::string spec = "identity";      // a codec (make_codec) or powersgd:R
+  std::vector<MatrixRange> matrices;  // the model's 2-D parameters in the flat buffer (for PowerSGD)
+  std::uint64_t seed = 0;             // the same on every worker
+
+  bool enabled() const { return spec != "identity"; }
+  // A compressor for the stream of vectors [offset, offset + count) of the flat buffer (the
+  // matrices inside it, relative to offset). REQUIRES: the spec passed check_compression_spec.
+  std::unique_ptr<GradientCompressor> make(std::int64_t offset, std::int64_t count, int rank) const;
+  // The codec itself, for point-to-point exchanges that keep public copies (gossip, a
+  // parameter server's pulls): those copies already carry what a round drops, so a "+ef"
+  // is left off. REQUIRES: a codec spec, not powersgd.
+  std::unique_ptr<Codec> codec_without_feedback(int rank) const;
+  // With error feedback if the spec asks for it (a parameter server's pushes).
+  std::unique_ptr<Codec> codec(int rank) const;
 };
 
 class Strategy {
@@ -59,11 +79,18 @@ class Strategy {
   // Bytes this worker sent and received, and time it spent waiting for messages.
   CommunicatorStats stats() const { return comm_.stats(); }
   double wait_seconds() const { return wait_seconds_; }
+  // Everything this worker sent: the bytes it would have sent without compression, and those
+  // it sent (equal when nothing is compressed).
+  CodecTraffic traffic() const {
+    const std::uint64_t sent = stats().bytes_sent;
+    return {sent + compressed_.raw_bytes - compressed_.wire_bytes, sent};
+  }
 
  protected:
   Communicator& comm_;
   StepInfo step_;               // the step begun last
   double wait_seconds_ = 0.0;   // strategies add the time they block on messages
+  CodecTraffic compressed_;     // strategies add their compressed exchanges (raw and wire bytes)
 };
 
 }  // namespace courier

@@ -1,0 +1,35 @@
+// The compression options every strategy shares.
+#include "courier/train/strategies/strategy.h"
+
+#include "courier/core/check.h"
+
+namespace courier {
+
+std::unique_ptr<GradientCompressor> CompressionOptions::make(std::int64_t offset, std::int64_t count,
+                                                             int rank) const {
+  std::vector<MatrixRange> inside;
+  const auto begin = static_cast<std::size_t>(offset);
+  const auto end = static_cast<std::size_t>(offset + count);
+  for (const MatrixRange& m : matrices) {
+    if (m.offset >= begin && m.offset + m.rows * m.cols <= end) {
+      inside.push_back({m.offset - begin, m.rows, m.cols});
+    }
+  }
+  Result<std::unique_ptr<GradientCompressor>> compressor = make_gradient_compressor(spec, std::move(inside), seed, rank);
+  COURIER_CHECK(compressor.is_ok(), "dist.codec was checked before the run: {}", compressor.status().to_string());
+  return std::move(*compressor);
+}
+
+std::unique_ptr<Codec> CompressionOptions::codec(int rank) const {
+  Result<std::unique_ptr<Codec>> made = make_codec(spec, seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(rank));
+  COURIER_CHECK(made.is_ok(), "dist.codec was checked before the run: {}", made.status().to_string());
+  return std::move(*made);
+}
+
+std::unique_ptr<Codec> CompressionOptions::codec_without_feedback(int rank) const {
+  CompressionOptions plain = *this;
+  if (plain.spec.ends_with("+ef")) plain.spec.resize(plain.spec.size() - 3);
+  return plain.codec(rank);
+}
+
+}  // namespace courier
