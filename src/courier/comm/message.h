@@ -40,7 +40,8 @@ inline constexpr std::uint8_t kCodecFp16 = 1;
 inline constexpr std::uint8_t kCodecBf16 = 2;
 inline constexpr std::uint8_t kCodecInt8 = 3;
 inline constexpr std::uint8_t kCodecSparse = 4;  // top-k and random-k: indices and values
-inline constexpr std::uint8_t kCodecCount = 5;
+inline constexpr std::uint8_t kCodecZstd = 5;    // lossless: a zstd frame of the byte planes
+inline constexpr std::uint8_t kCodecCount = 6;
 
 struct MessageHeader {
   MessageKind kind = MessageKind::kData;

@@ -60,6 +60,8 @@ Result<std::unique_ptr<Codec>> make_codec(std::string_view spec, std::uint64_t s
   std::unique_ptr<Codec> codec;
   if (base == "identity") {
     codec = make_identity_codec();
+  } else if (base == "zstd") {
+    codec = make_zstd_codec();
   } else if (base == "fp16") {
     codec = make_fp16_codec();
   } else if (base == "bf16") {
@@ -73,13 +75,14 @@ Result<std::unique_ptr<Codec>> make_codec(std::string_view spec, std::uint64_t s
     codec = top ? make_topk_codec(*fraction) : make_randomk_codec(*fraction, seed);
   } else {
     return Status::invalid_argument(fmt::format(
-        "unknown codec \"{}\"; use identity, fp16, bf16, int8, topk:F or randomk:F (F the fraction kept), "
-        "optionally with +ef for error feedback (topk:0.01+ef)",
+        "unknown codec \"{}\"; use identity, zstd (lossless), fp16, bf16, int8, topk:F or randomk:F (F the fraction "
+        "kept), the lossy ones optionally with +ef for error feedback (topk:0.01+ef)",
         spec));
   }
   if (feedback) {
-    if (base == "identity") {
-      return Status::invalid_argument("codec \"identity+ef\": the identity loses nothing to feed back");
+    if (base == "identity" || base == "zstd") {
+      return Status::invalid_argument(
+          fmt::format("codec \"{}\": {} loses nothing to feed back; drop the +ef", spec, base));
     }
     return std::unique_ptr<Codec>(std::make_unique<ErrorFeedback>(std::move(codec)));
   }

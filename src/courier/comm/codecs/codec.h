@@ -76,13 +76,15 @@ struct CodecTraffic {
 // a peer running another codec (a different dist.codec) is named, not misread.
 Status check_encoding(const Message& message, const Codec& codec, std::size_t elements);
 
-// identity | fp16 | bf16 | int8 | topk:F | randomk:F, optionally followed by "+ef" (error
-// feedback around it); F is the fraction of elements kept, in (0, 1]. `seed` seeds the
+// identity | zstd | fp16 | bf16 | int8 | topk:F | randomk:F, the lossy ones optionally followed
+// by "+ef" (error feedback around it); F is the fraction of elements kept, in (0, 1]. `seed` seeds the
 // stochastic ones. INVALID_ARGUMENT naming the spec and the choices for anything else.
 Result<std::unique_ptr<Codec>> make_codec(std::string_view spec, std::uint64_t seed = 0);
 
 // One codec each: the concrete constructors make_codec uses.
 std::unique_ptr<Codec> make_identity_codec();
+// Lossless: the floats' byte planes through zstd (level 1).
+std::unique_ptr<Codec> make_zstd_codec();
 std::unique_ptr<Codec> make_fp16_codec();
 std::unique_ptr<Codec> make_bf16_codec();
 // Chunks of `chunk_elements`, each one fp32 scale (max|x| / 127) and int8 values rounded
