@@ -70,8 +70,8 @@ Status microbatches_fit_batch(const Config& c) {
   const std::int64_t per_worker = c.train.batch / c.train.workers;
   if (per_worker >= c.dist.microbatches) return Status::ok();
   return Status::invalid_argument(fmt::format(
-      "dist.microbatches = {} is more than the {} samples each worker gets (train.batch = {} over train.workers = "
-      "{}); lower dist.microbatches or raise train.batch",
+      "dist.microbatches = {} is more than the {} samples each replica gets (train.batch = {} over train.workers = "
+      "{} pipeline replicas); lower dist.microbatches or raise train.batch",
       c.dist.microbatches, per_worker, c.train.batch, c.train.workers));
 }
 

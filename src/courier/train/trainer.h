@@ -17,6 +17,7 @@
 #include "courier/core/status.h"
 #include "courier/train/config.h"
 #include "courier/train/evaluation.h"
+#include "courier/train/strategies/pipeline_schedule.h"
 
 namespace courier {
 
@@ -53,6 +54,7 @@ struct TrainResult {
   double median_step_s = 0.0;            // median time of a training step after the first 10 (warm-up)
   double median_tokens_per_s = 0.0;      // text: a full global batch's tokens over median_step_s; else 0
   bool is_reporting_rank = false;        // false on the other MPI ranks, whose result is empty
+  std::vector<PipelineStageReport> pipeline_stages;  // dist.strategy = pipeline: replica 0's stages
 };
 
 // Trains as `config` says. Fails with a Status naming what is wrong (a missing data file, a
