@@ -1,8 +1,10 @@
-// The trainer: runs the nodes a config describes (data-parallel workers, and parameter
-// servers for the ps strategy) on inproc threads or as MPI ranks, each worker reading its
-// own shard of every global batch:
+// The trainer: runs the nodes a config describes (data-parallel workers, parameter servers
+// for the ps strategy, the stages x replicas grid of a pipeline) on inproc threads or as MPI
+// ranks, each worker (pipeline: replica) reading its own shard of every global batch:
 //   forward, loss, zero grads, backward (telling the strategy as each layer's gradients are
 //   ready), strategy.finish_step (exchange and update), then metrics, evaluation, checkpoints.
+// A pipeline stage runs its part of forward and backward through the strategy instead
+// (strategies/pipeline.h).
 // Deterministic for a given seed and world size.
 #pragma once
 
