@@ -92,18 +92,20 @@ Result<std::unique_ptr<PipelineStrategy>> PipelineStrategy::create(Communicator&
     while (pipeline->ranges_[static_cast<std::size_t>(s)].last <= layer) ++s;
     return s;
   };
-  std::vector<std::int64_t> shared;  // tied parameters already seen: one reader stage each
+  std::vector<std::pair<std::int64_t, int>> shared;  // (tied parameter, its reader stage): one pair of stages each
   for (const TiedParameter& tied : model.tied_parameters()) {
     const int owner = stage_of_layer(tied.owner);
     const int reader = stage_of_layer(tied.reader);
     if (owner == reader) continue;
-    if (std::find(shared.begin(), shared.end(), tied.offset) != shared.end()) {
+    const auto seen = std::find_if(shared.begin(), shared.end(), [&](const auto& s) { return s.first == tied.offset; });
+    if (seen != shared.end() && seen->second == reader) continue;  // another reader on the same stage: one copy
+    if (seen != shared.end()) {
       return Status::unimplemented(fmt::format(
           "layer {}'s parameter at offset {} is read on more than two pipeline stages; change dist.stages so that "
           "its readers share a stage",
           tied.owner, tied.offset));
     }
-    shared.push_back(tied.offset);
+    shared.emplace_back(tied.offset, reader);
     if (pipeline->stage_ == owner) pipeline->ties_.push_back({tied.offset, tied.count, reader, nullptr});
     if (pipeline->stage_ == reader) {
       pipeline->ties_.push_back({tied.offset, tied.count, owner, make_optimizer(tied.offset, tied.count)});

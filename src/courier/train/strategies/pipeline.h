@@ -19,9 +19,10 @@
 // tied parameter once), and each range is updated with it (so clipping matches one node).
 // Evaluation and checkpoints: gather_model sends every stage's range to rank 0.
 //
-// Messages (world communicator, SendInfo dtype f32 and the step): activations and
-// gradients tagged by micro-batch, checked for size on arrival (DATA_LOSS naming the stage,
-// the micro-batch and both sizes). Every wait has options.timeout.
+// Messages (world communicator, SendInfo dtype f32 and the step): micro-batch m's activation
+// tagged 1000 + 2m, its gradient 1000 + 2m + 1, checked for size on arrival (DATA_LOSS naming
+// the stage, the micro-batch and both sizes). Every wait has options.timeout; a stage that
+// fails aborts the communicator, so its peers fail at once rather than at their timeouts.
 #pragma once
 
 #include <chrono>
