@@ -551,6 +551,13 @@ TEST(ConfigValidateTest, RulesAcrossKeys) {
          c.dist.microbatches = 64;
        },
        {"dist.microbatches = 64", "32 samples"}, [](Config& c) { c.dist.microbatches = 32; }},
+      {"pipeline with a codec",
+       [](Config& c) {
+         c.dist.strategy = "pipeline";
+         c.dist.stages = 2;
+         c.dist.codec = "fp16";
+       },
+       {"dist.codec = \"fp16\"", "uncompressed"}, [](Config& c) { c.dist.codec = "identity"; }},
       {"heads do not divide", [](Config& c) { c.model.kind = "gpt"; c.data.kind = "text"; c.model.heads = 3; },
        {"model.embedding = 128", "model.heads = 3"}, [](Config& c) { c.model.heads = 8; }},
       {"gpt on images", [](Config& c) { c.model.kind = "gpt"; }, {"model.kind = \"gpt\"", "data.kind = \"text\""},

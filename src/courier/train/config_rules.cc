@@ -75,6 +75,15 @@ Status microbatches_fit_batch(const Config& c) {
       c.dist.microbatches, per_worker, c.train.batch, c.train.workers));
 }
 
+// Pipeline messages (activations, their gradients, the stages' gradient sums) go uncompressed.
+Status pipeline_without_codec(const Config& c) {
+  if (c.dist.strategy != "pipeline" || c.dist.codec == "identity") return Status::ok();
+  return Status::invalid_argument(fmt::format(
+      "dist.codec = {} does not apply to dist.strategy = \"pipeline\": its activations and gradients travel "
+      "uncompressed; set dist.codec = \"identity\"",
+      format_value(c.dist.codec)));
+}
+
 Status heads_divide_embedding(const Config& c) {
   if (c.model.kind != "gpt" || c.model.heads <= 0 || c.model.embedding % c.model.heads == 0) return Status::ok();
   return Status::invalid_argument(fmt::format(
@@ -120,6 +129,7 @@ constexpr std::array kRules = {
     config_keys::Rule{"dist.strategy = pipeline if and only if dist.stages >= 2", &stages_mean_pipeline},
     config_keys::Rule{"dist.strategy = pipeline: train.batch / train.workers >= dist.microbatches",
                       &microbatches_fit_batch},
+    config_keys::Rule{"dist.strategy = pipeline: dist.codec = identity", &pipeline_without_codec},
     config_keys::Rule{"model.kind = gpt: model.heads divides model.embedding", &heads_divide_embedding},
     config_keys::Rule{"model.kind = gpt reads data.kind = text; cnn reads fashion-mnist; mlp reads fashion-mnist or "
                       "toy",
