@@ -6,7 +6,8 @@
 # 2. The parameter server in BSP (2 workers + 2 server ranks), local SGD and gossip (4 ranks)
 #    give the losses their in-process runs give; SSP (s = 3) runs to the end.
 # 3. A small GPT on data/kjv.txt: mpirun -n 2 allreduce equals one process on the whole batch,
-#    and the parameter server in SSP mode (2 workers + 1 server) runs to the end.
+#    the parameter server in SSP mode (2 workers + 1 server) runs to the end, and a pipeline of
+#    2 stages x 2 replicas (1F1B, 4 micro-batches) under mpirun -n 4 equals one process.
 # Usage: mpi_train.sh MPIEXEC COURIER CONFIGS_DIR SCRATCH
 set -euo pipefail
 mpiexec=$1
@@ -73,3 +74,7 @@ out=$("${mpirun[@]}" -n 3 "$courier" train "$configs/gpt-kjv.toml" "${common[@]}
   || { echo "GPT ps-ssp under mpirun failed: $out"; exit 1; }
 grep -q "^done: 50 steps" <<< "$out" || { echo "GPT ps-ssp under mpirun did not finish: $out"; exit 1; }
 echo "gpt ps-ssp, mpirun -n 3: 50 steps done"
+"${mpirun[@]}" -n 4 "$courier" train "$configs/gpt-kjv-pipeline.toml" "${common[@]}" "${gpt[@]}" --set train.workers=2 \
+  --set dist.transport=mpi --set train.out="$scratch/gpt-pipeline" >/dev/null 2>&1 \
+  || { echo "GPT pipeline under mpirun -n 4 failed"; exit 1; }
+compare "$scratch/gpt-single" "$scratch/gpt-pipeline" "gpt pipeline 2 stages x 2 replicas, mpirun -n 4 against 1 process"

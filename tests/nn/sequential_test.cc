@@ -265,5 +265,53 @@ TEST(Sequential, MovedModelStillWorks) {
   EXPECT_GT(total, 0.0f);
 }
 
+// Layers [0, 2) then [2, 3) against two activation states each (two micro-batches in flight)
+// give the whole model's outputs and, summed, its gradients of the concatenated batch.
+TEST(Sequential, LayerRangesWithMicrobatchStatesEqualTheWholeModel) {
+  Sequential whole = make_model();
+  Sequential staged = make_model();
+  Rng rng(86);
+  const Tensor x = random_tensor({4, 4}, rng);
+  const Tensor dout = random_tensor({4, 3}, rng);
+  const Tensor expected = whole.forward(x).clone();
+  whole.parameters().zero_grads();
+  Tensor dx_expected = Tensor::empty({4, 4});
+  whole.backward(dout, {}, &dx_expected);
+
+  staged.parameters().zero_grads();
+  Sequential::Activations first[2], second[2];
+  for (int m = 0; m < 2; ++m) {
+    const Tensor& hidden = staged.forward(first[m], x.rows(2 * m, 2 * m + 2), 0, 2);
+    expect_tensor_near(staged.forward(second[m], hidden, 2, 3), expected.rows(2 * m, 2 * m + 2));
+  }
+  EXPECT_GT(first[0].bytes(), 0);
+  EXPECT_EQ(first[0].bytes(), first[1].bytes());
+  std::vector<std::size_t> layers;
+  for (int m = 1; m >= 0; --m) {  // backwards in the other order: the states are independent
+    Tensor dhidden = Tensor::empty({2, 5});
+    Tensor dx = Tensor::empty({2, 4});
+    staged.backward(second[m], dout.rows(2 * m, 2 * m + 2), 2, 3,
+                    [&](const GradsReady& ready) { layers.push_back(ready.layer); }, &dhidden);
+    staged.backward(first[m], dhidden, 0, 2, [&](const GradsReady& ready) { layers.push_back(ready.layer); }, &dx);
+    expect_tensor_near(dx, dx_expected.rows(2 * m, 2 * m + 2));
+  }
+  EXPECT_EQ(layers, (std::vector<std::size_t>{2, 1, 0, 2, 1, 0}));
+  expect_tensor_near(staged.parameters().grads(), whole.parameters().grads(), {.rtol = 1e-5, .atol = 1e-6});
+}
+
+TEST(Sequential, LayerRangeChecks) {
+  Sequential model = make_model();
+  Sequential::Activations state;
+  Rng rng(87);
+  EXPECT_THROW(model.forward(state, random_tensor({2, 4}, rng), 1, 1), CheckError) << "empty range";
+  EXPECT_THROW(model.forward(state, random_tensor({2, 4}, rng), 0, 4), CheckError) << "past the last layer";
+  EXPECT_THROW(model.forward(state, random_tensor({2, 4}, rng), 2, 3), CheckError) << "layer 2 reads 5 features";
+  EXPECT_THROW(model.backward(state, Tensor::zeros({2, 3}), 2, 3), CheckError) << "backward before forward";
+  model.forward(state, random_tensor({2, 5}, rng), 1, 3);
+  EXPECT_THROW(model.backward(state, Tensor::zeros({2, 3}), 2, 3), CheckError) << "another range than forward's";
+}
+
+TEST(Sequential, NoTiedParametersInAPlainModel) { EXPECT_TRUE(make_model().tied_parameters().empty()); }
+
 }  // namespace
 }  // namespace courier

@@ -289,5 +289,18 @@ TEST(Gpt, BabyConfigMatchesNanoGptParameterCount) {
   EXPECT_EQ(param(model.parameters(), "9.weight").at(0), 1.0f);
 }
 
+TEST(Gpt, TheHeadReadsTheEmbeddingsTokenTable) {
+  Sequential model = make_gpt({.vocabulary = 5, .context = 4, .layers = 2, .heads = 1, .channels = 4});
+  Rng rng(1);
+  model.setup({4}, rng);
+  const std::vector<TiedParameter> tied = model.tied_parameters();
+  ASSERT_EQ(tied.size(), 1u);
+  EXPECT_EQ(tied[0].owner, 0u);
+  EXPECT_EQ(tied[0].reader, model.layer_count() - 1);
+  const ParamSpec& wte = model.parameters().specs()[model.parameters().find("0.wte")->index];
+  EXPECT_EQ(tied[0].offset, wte.offset);
+  EXPECT_EQ(tied[0].count, 5 * 4);
+}
+
 }  // namespace
 }  // namespace courier

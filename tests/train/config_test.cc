@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "courier/train/config_keys.h"
+#include "testutil/read_text.h"
 
 #ifndef COURIER_SOURCE_DIR
 #error "tests/CMakeLists.txt defines COURIER_SOURCE_DIR for train_test"
@@ -35,6 +36,7 @@ using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 using ::testing::Not;
 using ::testing::StartsWith;
+using courier::testing::read_text;
 
 const std::filesystem::path kSourceDir = COURIER_SOURCE_DIR;
 
@@ -59,13 +61,6 @@ Config parse_ok(std::string_view toml) {
   Result<Config> result = parse_config(toml, "cfg.toml");
   EXPECT_TRUE(result.is_ok()) << result.status().to_string() << "\n" << toml;
   return result.is_ok() ? std::move(result).value() : Config{};
-}
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
 }
 
 TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
@@ -435,19 +430,19 @@ TEST(ConfigParseTest, MalformedTomlNamesLineAndColumn) {
 }
 
 TEST(ConfigFileTest, MissingFileIsNotFound) {
-  const std::filesystem::path missing = std::filesystem::path(testing::TempDir()) / "courier-no-such-config.toml";
+  const std::filesystem::path missing = std::filesystem::path(::testing::TempDir()) / "courier-no-such-config.toml";
   const Result<Config> result = load_config(missing);
   ASSERT_FALSE(result.is_ok());
   EXPECT_EQ(result.status().code(), StatusCode::kNotFound);
   EXPECT_THAT(result.status().message(), AllOf(HasSubstr(missing.string()), HasSubstr("does not exist")));
 
-  const Result<Config> directory = load_config(testing::TempDir());
+  const Result<Config> directory = load_config(::testing::TempDir());
   ASSERT_FALSE(directory.is_ok());
   EXPECT_THAT(directory.status().message(), HasSubstr("is a directory"));
 }
 
 TEST(ConfigFileTest, LoadsAFileAndNamesItInErrors) {
-  const std::filesystem::path path = std::filesystem::path(testing::TempDir()) / "courier-config-test.toml";
+  const std::filesystem::path path = std::filesystem::path(::testing::TempDir()) / "courier-config-test.toml";
   {
     std::ofstream file(path);
     file << "[train]\nworkers = 2\n";
@@ -551,6 +546,13 @@ TEST(ConfigValidateTest, RulesAcrossKeys) {
          c.dist.microbatches = 64;
        },
        {"dist.microbatches = 64", "32 samples"}, [](Config& c) { c.dist.microbatches = 32; }},
+      {"pipeline with a codec",
+       [](Config& c) {
+         c.dist.strategy = "pipeline";
+         c.dist.stages = 2;
+         c.dist.codec = "fp16";
+       },
+       {"dist.codec = \"fp16\"", "uncompressed"}, [](Config& c) { c.dist.codec = "identity"; }},
       {"heads do not divide", [](Config& c) { c.model.kind = "gpt"; c.data.kind = "text"; c.model.heads = 3; },
        {"model.embedding = 128", "model.heads = 3"}, [](Config& c) { c.model.heads = 8; }},
       {"gpt on images", [](Config& c) { c.model.kind = "gpt"; }, {"model.kind = \"gpt\"", "data.kind = \"text\""},

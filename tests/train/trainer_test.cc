@@ -2,8 +2,6 @@
 // batch, a resumed run equals an uninterrupted one bit for bit, and bad input is refused.
 // (Accuracy after whole epochs lives in trainer_accuracy_test.cc, labelled slow.)
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -11,6 +9,7 @@
 #include "courier/train/checkpoint/checkpoint.h"
 #include "courier/train/data/idx.h"
 #include "courier/train/trainer.h"
+#include "testutil/read_text.h"
 
 namespace courier {
 namespace {
@@ -146,8 +145,7 @@ TEST(Trainer, ACodecCutsTheBytesEveryStrategySends) {
     const double ratio = run->raw_bytes_per_step / run->bytes_per_step;
     EXPECT_GE(ratio, c.low) << c.strategy << " " << c.codec;
     EXPECT_LE(ratio, c.high) << c.strategy << " " << c.codec;
-    std::ifstream metrics(std::filesystem::path(config.train.out) / "metrics.jsonl");
-    const std::string text((std::istreambuf_iterator<char>(metrics)), std::istreambuf_iterator<char>());
+    const std::string text = courier::testing::read_text(std::filesystem::path(config.train.out) / "metrics.jsonl");
     EXPECT_THAT(text, HasSubstr("\"compression_ratio\":"));
     EXPECT_THAT(text, HasSubstr("\"bytes_uncompressed\":"));
   }

@@ -59,6 +59,12 @@ class Layer {
   // Containers (Residual) override it to bind their sublayers too.
   virtual void bind(Parameters& parameters) { parameters_ = &parameters; }
 
+  // Parameters declared by another layer that this one reads and adds gradients into (weight
+  // tying: a language-model head reading the embedding's token table). A pipeline stage that
+  // runs this layer but not the owner keeps a copy and sums the two gradients with the owner's
+  // stage. Containers list their sublayers'.
+  virtual std::vector<ParamSlot> borrowed_parameters() const { return {}; }
+
  protected:
   // The bound value and gradient views of a slot this layer declared.
   Tensor value(ParamSlot slot) const;

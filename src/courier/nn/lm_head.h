@@ -18,6 +18,8 @@ class TiedLmHead final : public Layer {
   Shape setup(const Shape& input, ParameterLayout& layout) override;
   void forward(const Tensor& in, Tensor& out, LayerCache& cache) override;
   void backward(const Tensor& in, const Tensor& out, const Tensor& dout, LayerCache& cache, Tensor* din) override;
+  // The embedding's token table.
+  std::vector<ParamSlot> borrowed_parameters() const override { return {embedding_.token_table()}; }
 
  private:
   const TokenPositionEmbedding& embedding_;

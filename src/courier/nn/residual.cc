@@ -44,6 +44,14 @@ void Residual::set_training(bool training) {
   for (auto& layer : branch_) layer->set_training(training);
 }
 
+std::vector<ParamSlot> Residual::borrowed_parameters() const {
+  std::vector<ParamSlot> slots;
+  for (const auto& layer : branch_) {
+    for (ParamSlot slot : layer->borrowed_parameters()) slots.push_back(slot);
+  }
+  return slots;
+}
+
 // saved[j] = output of branch layer j (B, shapes_[j]); saved[n + j] = its gradient
 void Residual::forward(const Tensor& in, Tensor& out, LayerCache& cache) {
   const std::size_t n = branch_.size();

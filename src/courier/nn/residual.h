@@ -24,6 +24,7 @@ class Residual final : public Layer {
   Shape setup(const Shape& input, ParameterLayout& layout) override;
   void bind(Parameters& parameters) override;
   void set_training(bool training) override;
+  std::vector<ParamSlot> borrowed_parameters() const override;
   // cache.saved holds the branch activations and input gradients; cache.children the
   // branch layers' own caches.
   void forward(const Tensor& in, Tensor& out, LayerCache& cache) override;

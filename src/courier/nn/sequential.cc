@@ -1,5 +1,8 @@
-// Sequential model: setup, forward, backward with the grads-ready hook.
+// Sequential model: setup, forward, backward with the grads-ready hook, over the whole model or
+// a layer range against an explicit activation state.
 #include "courier/nn/sequential.h"
+
+#include <algorithm>
 
 #include <fmt/format.h>
 
@@ -28,7 +31,6 @@ void Sequential::setup(const Shape& input, Rng& rng) {
   parameters_ = std::make_unique<Parameters>(std::move(layout));
   parameters_->initialize(rng);
   for (auto& layer : layers_) layer->bind(*parameters_);
-  caches_.resize(layers_.size());
 }
 
 void Sequential::set_training(bool training) {
@@ -50,40 +52,93 @@ GradsReady Sequential::parameter_range(std::size_t i) const {
   return {i, param_offsets_[i], param_offsets_[i + 1] - param_offsets_[i]};
 }
 
-void Sequential::ensure_buffers(std::int64_t batch) {
-  if (batch == batch_) return;
-  activations_.assign(shapes_.size(), Tensor());
-  input_grads_.assign(shapes_.size(), Tensor());
-  for (std::size_t i = 1; i < shapes_.size(); ++i) {
-    activations_[i] = Tensor::empty(shapes_[i].prepend(batch));
-    input_grads_[i] = Tensor::empty(shapes_[i].prepend(batch));
+std::vector<TiedParameter> Sequential::tied_parameters() const {
+  COURIER_CHECK(is_setup(), "tied_parameters() before setup()");
+  std::vector<TiedParameter> tied;
+  for (std::size_t reader = 0; reader < layers_.size(); ++reader) {
+    for (ParamSlot slot : layers_[reader]->borrowed_parameters()) {
+      const ParamSpec& spec = parameters_->specs().at(slot.index);
+      const auto owner = static_cast<std::size_t>(
+          std::upper_bound(param_offsets_.begin(), param_offsets_.end(), spec.offset) - param_offsets_.begin() - 1);
+      tied.push_back({owner, reader, spec.offset, spec.shape.numel()});
+    }
   }
-  batch_ = batch;
+  return tied;
 }
 
-const Tensor& Sequential::forward(const Tensor& input) {
-  COURIER_CHECK(is_setup(), "forward() before setup()");
-  COURIER_CHECK_GE(input.rank(), 1, "model input needs a batch dimension");
-  COURIER_CHECK_EQ(input.shape().drop_front(), shapes_.front(), "model input {} for per-sample shape {}",
-                   input.shape(), shapes_.front());
-  ensure_buffers(input.dim(0));
-  activations_[0] = input;
-  for (std::size_t i = 0; i < layers_.size(); ++i) {
-    layers_[i]->forward(activations_[i], activations_[i + 1], caches_[i]);
-  }
-  return activations_.back();
+namespace {
+
+std::int64_t tensor_bytes(const Tensor& t) { return t.defined() ? t.numel() * std::int64_t{sizeof(float)} : 0; }
+
+std::int64_t cache_bytes(const LayerCache& cache) {
+  std::int64_t bytes = static_cast<std::int64_t>(cache.indices.size() * sizeof(std::int32_t));
+  for (const Tensor& t : cache.saved) bytes += tensor_bytes(t);
+  for (const LayerCache& child : cache.children) bytes += cache_bytes(child);
+  return bytes;
 }
+
+}  // namespace
+
+std::int64_t Sequential::Activations::bytes() const {
+  std::int64_t total = 0;
+  for (const Tensor& t : activations) total += tensor_bytes(t);
+  for (const Tensor& t : input_grads) total += tensor_bytes(t);
+  for (const LayerCache& cache : caches) total += cache_bytes(cache);
+  return total;
+}
+
+// Layer i's output buffer for i in [first, last) and the gradient buffers between the range's
+// layers; the range's input and input gradient are the caller's.
+void Sequential::ensure_buffers(Activations& state, std::int64_t batch, std::size_t first, std::size_t last) const {
+  if (batch == state.batch && first == state.first && last == state.last) return;
+  state.caches.assign(layers_.size(), LayerCache());
+  state.activations.assign(shapes_.size(), Tensor());
+  state.input_grads.assign(shapes_.size(), Tensor());
+  for (std::size_t i = first + 1; i <= last; ++i) {
+    state.activations[i] = Tensor::empty(shapes_[i].prepend(batch));
+    if (i < last) state.input_grads[i] = Tensor::empty(shapes_[i].prepend(batch));
+  }
+  state.batch = batch;
+  state.first = first;
+  state.last = last;
+}
+
+const Tensor& Sequential::forward(const Tensor& input) { return forward(own_, input, 0, layers_.size()); }
 
 void Sequential::backward(const Tensor& dout, const GradsReadyHook& on_grads_ready, Tensor* din) {
-  COURIER_CHECK(activations_.size() == shapes_.size() && activations_[0].defined(), "backward() before forward()");
-  COURIER_CHECK_EQ(dout.shape(), activations_.back().shape(), "model output gradient");
-  if (din != nullptr) COURIER_CHECK_EQ(din->shape(), activations_[0].shape(), "model input gradient");
+  backward(own_, dout, 0, layers_.size(), on_grads_ready, din);
+}
+
+const Tensor& Sequential::forward(Activations& state, const Tensor& input, std::size_t first, std::size_t last) {
+  COURIER_CHECK(is_setup(), "forward() before setup()");
+  COURIER_CHECK(first < last && last <= layers_.size(), "layer range [{}, {}) of {} layers", first, last,
+                layers_.size());
+  COURIER_CHECK_GE(input.rank(), 1, "model input needs a batch dimension");
+  COURIER_CHECK_EQ(input.shape().drop_front(), shapes_[first], "input {} of layer {} for per-sample shape {}",
+                   input.shape(), first, shapes_[first]);
+  ensure_buffers(state, input.dim(0), first, last);
+  state.activations[first] = input;
+  for (std::size_t i = first; i < last; ++i) {
+    layers_[i]->forward(state.activations[i], state.activations[i + 1], state.caches[i]);
+  }
+  return state.activations[last];
+}
+
+void Sequential::backward(Activations& state, const Tensor& dout, std::size_t first, std::size_t last,
+                          const GradsReadyHook& on_grads_ready, Tensor* din) {
+  COURIER_CHECK(state.first == first && state.last == last && state.activations.size() == shapes_.size() &&
+                    state.activations[first].defined(),
+                "backward() of layers [{}, {}) before their forward()", first, last);
+  COURIER_CHECK_EQ(dout.shape(), state.activations[last].shape(), "output gradient of layer {}", last - 1);
+  if (din != nullptr) {
+    COURIER_CHECK_EQ(din->shape(), state.activations[first].shape(), "input gradient of layer {}", first);
+  }
   const Tensor* upstream = &dout;
-  for (std::size_t i = layers_.size(); i-- > 0;) {
-    Tensor* layer_din = i > 0 ? &input_grads_[i] : din;
-    layers_[i]->backward(activations_[i], activations_[i + 1], *upstream, caches_[i], layer_din);
+  for (std::size_t i = last; i-- > first;) {
+    Tensor* layer_din = i > first ? &state.input_grads[i] : din;
+    layers_[i]->backward(state.activations[i], state.activations[i + 1], *upstream, state.caches[i], layer_din);
     if (on_grads_ready) on_grads_ready(parameter_range(i));
-    upstream = &input_grads_[i];
+    upstream = &state.input_grads[i];
   }
 }
 

@@ -71,7 +71,8 @@ const std::vector<KeySpec>& key_table() {
        .aliases = {"val_fraction", "validation_split", "val_split"}},
 
       {.section = "train", .name = "workers", .field = &member<&C::train, &T::workers>, .range = at_least(1),
-       .doc = "data-parallel worker nodes (with mpi: the number of processes)",
+       .doc = "data-parallel worker nodes (with mpi: the number of processes); pipeline: replicas of the whole "
+              "pipeline, dist.stages nodes each (mpi: workers x stages processes)",
        .aliases = {"world_size", "num_workers", "nodes", "ranks"}},
       {.section = "train", .name = "epochs", .field = &member<&C::train, &T::epochs>, .range = at_least(0),
        .doc = "passes over the training set", .aliases = {"num_epochs", "n_epochs", "epoch"}},
@@ -184,7 +185,7 @@ const std::vector<KeySpec>& key_table() {
       {.section = "dist", .name = "stages", .field = &member<&C::dist, &X::stages>, .range = at_least(1),
        .doc = "pipeline: stages the model is cut into", .aliases = {"pipeline_stages", "num_stages"}},
       {.section = "dist", .name = "microbatches", .field = &member<&C::dist, &X::microbatches>, .range = at_least(1),
-       .doc = "pipeline: micro-batches each worker's batch is split into",
+       .doc = "pipeline: micro-batches each replica's share of the batch is split into (uneven sizes allowed)",
        .aliases = {"micro_batches", "num_microbatches", "chunks"}},
       {.section = "dist", .name = "schedule", .field = &member<&C::dist, &X::schedule>, .choices = {"gpipe", "1f1b"},
        .doc = "pipeline: all forwards then all backwards (gpipe), or one forward one backward (1f1b)",

@@ -71,9 +71,18 @@ Status microbatches_fit_batch(const Config& c) {
   const std::int64_t per_worker = c.train.batch / c.train.workers;
   if (per_worker >= c.dist.microbatches) return Status::ok();
   return Status::invalid_argument(fmt::format(
-      "dist.microbatches = {} is more than the {} samples each worker gets (train.batch = {} over train.workers = "
-      "{}); lower dist.microbatches or raise train.batch",
+      "dist.microbatches = {} is more than the {} samples each replica gets (train.batch = {} over train.workers = "
+      "{} pipeline replicas); lower dist.microbatches or raise train.batch",
       c.dist.microbatches, per_worker, c.train.batch, c.train.workers));
+}
+
+// Pipeline messages (activations, their gradients, the stages' gradient sums) go uncompressed.
+Status pipeline_without_codec(const Config& c) {
+  if (c.dist.strategy != "pipeline" || c.dist.codec == "identity") return Status::ok();
+  return Status::invalid_argument(fmt::format(
+      "dist.codec = {} does not apply to dist.strategy = \"pipeline\": its activations and gradients travel "
+      "uncompressed; set dist.codec = \"identity\"",
+      format_value(c.dist.codec)));
 }
 
 Status heads_divide_embedding(const Config& c) {
@@ -138,6 +147,7 @@ constexpr std::array kRules = {
     config_keys::Rule{"dist.strategy = pipeline if and only if dist.stages >= 2", &stages_mean_pipeline},
     config_keys::Rule{"dist.strategy = pipeline: train.batch / train.workers >= dist.microbatches",
                       &microbatches_fit_batch},
+    config_keys::Rule{"dist.strategy = pipeline: dist.codec = identity", &pipeline_without_codec},
     config_keys::Rule{"model.kind = gpt: model.heads divides model.embedding", &heads_divide_embedding},
     config_keys::Rule{"model.kind = gpt reads data.kind = text; cnn reads fashion-mnist; mlp reads fashion-mnist or "
                       "toy",

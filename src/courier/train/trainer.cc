@@ -25,6 +25,7 @@
 #include "courier/train/strategies/gossip.h"
 #include "courier/train/strategies/local_sgd.h"
 #include "courier/train/strategies/parameter_server.h"
+#include "courier/train/strategies/pipeline.h"
 
 namespace courier {
 namespace {
@@ -34,10 +35,17 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 bool is_parameter_server(const Config& config) { return config.dist.strategy == "ps"; }
+bool is_pipeline(const Config& config) { return config.dist.strategy == "pipeline"; }
 
 // Strategies whose workers agree on every step, so the step's loss is worth reducing.
 bool is_synchronous(const Config& config) {
-  return config.dist.strategy == "allreduce" || (is_parameter_server(config) && config.dist.sync == "bsp");
+  return config.dist.strategy == "allreduce" || is_pipeline(config) ||
+         (is_parameter_server(config) && config.dist.sync == "bsp");
+}
+
+// The K x R grid of a pipeline run (dist.stages x train.workers); one stage of one replica otherwise.
+PipelineGrid pipeline_grid(const Config& config) {
+  return {is_pipeline(config) ? static_cast<int>(config.dist.stages) : 1, static_cast<int>(config.train.workers)};
 }
 
 CollectiveOptions collective_options(const Config& config) {
@@ -141,7 +149,9 @@ class Worker {
   void evaluate_now(std::int64_t done, bool final);
   Status save_checkpoint(std::int64_t done);
   void log_stats(std::int64_t step, double loss, float lr, double rate, const CodecTraffic& traffic);
-  bool reporting() const { return rank_ == 0; }
+  Status make_pipeline();
+  void report_pipeline_stages();
+  bool reporting() const { return world_.rank() == 0; }
   // Text windows predict a token a position; images are not counted in tokens.
   std::int64_t tokens_per_sample() const { return run_.data.vocabulary ? run_.data.train->labels_per_example() : 0; }
 
@@ -153,6 +163,7 @@ class Worker {
   std::optional<Sequential> model_;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<Strategy> strategy_;
+  PipelineStrategy* pipeline_ = nullptr;  // strategy_, when it is a pipeline stage
   std::optional<LrSchedule> schedule_;
   SoftmaxCrossEntropy loss_fn_;
   std::vector<std::int64_t> indices_;
@@ -187,12 +198,20 @@ Status Worker::prepare() {
   if (!model.is_ok()) return model.status();
   model_.emplace(std::move(*model));
   Parameters& params = model_->parameters();
-  optimizer_ = build_optimizer(config_, params.specs(), 0, params.numel());
+  if (is_pipeline(config_)) {
+    if (Status s = make_pipeline(); !s.is_ok()) return s;
+  } else {
+    strategy_ = make_strategy(run_, world_, workers_, *model_);
+  }
+  // A pipeline stage updates its own layers only; its optimizer state stays on it (not checkpointed).
+  const GradsReady owned = pipeline_ ? pipeline_->owned_range() : GradsReady{0, 0, params.numel()};
+  optimizer_ = build_optimizer(config_, params.specs(), owned.offset, owned.count);
   if (run_.resume) {
-    if (Status s = restore_run_state(*run_.resume, params, optimizer_.get()); !s.is_ok()) return s;
+    if (Status s = restore_run_state(*run_.resume, params, pipeline_ ? nullptr : optimizer_.get()); !s.is_ok()) {
+      return s;
+    }
   }
   schedule_.emplace(build_schedule(config_, run_.total_steps));
-  strategy_ = make_strategy(run_, world_, workers_, *model_);
   if (reporting() && run_.events.on_note) run_.events.on_note(strategy_->describe());
   if (Status s = strategy_->start(params, *optimizer_); !s.is_ok()) return s;
   traffic_at_start_ = traffic_at_window_ = strategy_->traffic();
@@ -215,9 +234,11 @@ Status Worker::run() {
   }
   const CodecTraffic trained = strategy_->traffic();
   const std::int64_t steps_run = run_.total_steps - run_.start_step;
-  // The strategy's last word (a final average) changes the model: evaluate and save what it left.
+  // The strategy's last word (a final average, the pipeline's stages gathered) changes the
+  // model: evaluate and save what it left.
   if (Status s = strategy_->finish(model_->parameters(), *optimizer_); !s.is_ok()) return s;
   if (!reporting()) return Status::ok();
+  if (pipeline_) report_pipeline_stages();
   evaluate_now(run_.total_steps, /*final=*/true);
   if (Status s = save_checkpoint(run_.total_steps); !s.is_ok()) return s;
   const Tensor& values = model_->parameters().values();
@@ -245,7 +266,9 @@ Status Worker::step(std::int64_t step) {
   params.zero_grads();
   strategy_->begin_step(StepInfo{step, lr, local, global});
   double local_loss = 0.0;
-  if (local > 0) {
+  if (pipeline_) {
+    if (Status s = pipeline_->forward_backward(data, indices_); !s.is_ok()) return s;
+  } else if (local > 0) {
     if (!inputs_.defined() || inputs_.dim(0) != local) {
       inputs_ = Tensor::empty(data.sample_shape().prepend(local));
       dlogits_ = Tensor::empty(model_->output_shape().prepend(local));
@@ -261,6 +284,7 @@ Status Worker::step(std::int64_t step) {
     for (std::size_t i = model_->layer_count(); i-- > 0;) strategy_->on_grads_ready(model_->parameter_range(i));
   }
   if (Status s = strategy_->finish_step(params, *optimizer_); !s.is_ok()) return s;
+  if (pipeline_) local_loss = pipeline_->replica_loss();  // known on every stage after the step
   if (Status s = check_finite(step); !s.is_ok()) return s;
   Result<double> loss = reported_loss(local_loss, local, global);
   if (!loss.is_ok()) return loss.status();
@@ -366,7 +390,8 @@ void Worker::evaluate_now(std::int64_t done, bool final) {
 
 Status Worker::save_checkpoint(std::int64_t done) {
   const std::filesystem::path root = std::filesystem::path(config_.train.out) / "checkpoints";
-  const bool with_optimizer_state = !is_parameter_server(config_);  // a server's state stays on the server
+  // A server's state stays on the server, a pipeline stage's on the stage.
+  const bool with_optimizer_state = !is_parameter_server(config_) && !is_pipeline(config_);
   Checkpoint checkpoint = capture_run_state(config_, done, run_.plan->epoch_of(std::max<std::int64_t>(0, done - 1)),
                                             model_->parameters(), with_optimizer_state ? optimizer_.get() : nullptr,
                                             static_cast<int>(config_.train.workers));
@@ -379,13 +404,59 @@ Status Worker::save_checkpoint(std::int64_t done) {
 }
 
 Status Worker::maybe_evaluate_and_checkpoint(std::int64_t step) {
-  if (!reporting()) return Status::ok();
   const std::int64_t done = step + 1;
   const std::int64_t eval_every = config_.train.eval_every > 0 ? config_.train.eval_every : run_.plan->steps_per_epoch();
-  if (done % eval_every == 0) evaluate_now(done, /*final=*/false);
-  const std::int64_t every = config_.checkpoint.every;
-  if (every > 0 && done % every == 0) return save_checkpoint(done);
+  const bool evaluate = done % eval_every == 0;
+  const bool save = config_.checkpoint.every > 0 && done % config_.checkpoint.every == 0;
+  if (!evaluate && !save) return Status::ok();
+  if (Status s = strategy_->gather_model(model_->parameters()); !s.is_ok()) return s;  // every node takes part
+  if (!reporting()) return Status::ok();
+  if (evaluate) evaluate_now(done, /*final=*/false);
+  if (save) return save_checkpoint(done);
   return Status::ok();
+}
+
+// This node's stage of the pipeline grid; workers_ spans the stage's replicas.
+Status Worker::make_pipeline() {
+  const PipelineOptions options{
+      .grid = pipeline_grid(config_),
+      .schedule = parse_pipeline_schedule(config_.dist.schedule).value_or(PipelineScheduleKind::k1f1b),
+      .microbatches = static_cast<int>(config_.dist.microbatches)};
+  const std::vector<ParamSpec> specs = model_->parameters().specs();
+  auto make_optimizer = [this, specs](std::int64_t offset, std::int64_t count) {
+    return build_optimizer(config_, specs, offset, count);
+  };
+  Result<std::unique_ptr<PipelineStrategy>> pipeline =
+      PipelineStrategy::create(world_, workers_, *model_, options, make_optimizer);
+  if (!pipeline.is_ok()) return pipeline.status();
+  pipeline_ = pipeline->get();
+  strategy_ = std::move(*pipeline);
+  return Status::ok();
+}
+
+// Rank 0 after the run: each stage's peak activation memory and measured bubble, next to the ideal one.
+void Worker::report_pipeline_stages() {
+  for (const PipelineStageReport& stage : pipeline_->stage_reports()) {
+    run_.result.pipeline_stages.push_back(stage);
+    if (run_.events.on_note) {
+      run_.events.on_note(fmt::format(
+          "pipeline stage {} (layers [{}, {}), {} parameters): peak activations {:.1f} KiB, bubble {:.1f}% "
+          "(ideal {:.1f}%)",
+          stage.stage, stage.layers.first, stage.layers.last, stage.parameters,
+          static_cast<double>(stage.peak_activation_bytes) / 1024.0, 100.0 * stage.bubble_fraction,
+          100.0 * stage.ideal_bubble_fraction));
+    }
+    if (run_.metrics) {
+      run_.metrics->write({{"kind", "pipeline_stage"},
+                           {"stage", stage.stage},
+                           {"first_layer", stage.layers.first},
+                           {"last_layer", stage.layers.last},
+                           {"parameters", stage.parameters},
+                           {"peak_activation_bytes", stage.peak_activation_bytes},
+                           {"bubble_fraction", stage.bubble_fraction},
+                           {"ideal_bubble_fraction", stage.ideal_bubble_fraction}});
+    }
+  }
 }
 
 // A parameter-server shard: initial parameters from the seed (or the checkpoint resumed).
@@ -405,6 +476,13 @@ Status run_server(Run& run, Communicator& world) {
 
 Status run_node(Run& run, Communicator& world) {
   const int workers = static_cast<int>(run.config.train.workers);
+  if (is_pipeline(run.config)) {
+    const PipelineGrid grid = pipeline_grid(run.config);
+    const int stage = grid.stage_of(world.rank());
+    Communicator stage_group = world.subgroup(grid.stage_members(stage), grid.stage_context(stage));
+    Worker worker(run, world, stage_group);
+    return worker.run();
+  }
   if (world.rank() >= workers) return run_server(run, world);
   if (world.world_size() == workers) {
     Worker worker(run, world, world);
@@ -418,10 +496,6 @@ Status run_node(Run& run, Communicator& world) {
 }
 
 Status check_supported(const Config& config) {
-  const std::string& s = config.dist.strategy;
-  if (s == "pipeline") {
-    return Status::unimplemented("dist.strategy = \"pipeline\" is not built yet; use allreduce, ps, local-sgd or gossip");
-  }
   if (config.dist.transport == "sim") {
     return Status::unimplemented("dist.transport = \"sim\" is not built yet; use inproc or mpi");
   }
@@ -455,11 +529,12 @@ Result<TrainResult> train(const Config& config, const TrainOptions& options, con
 
   LaunchOptions launch;
   launch.transport = parse_transport_kind(config.dist.transport).value_or(TransportKind::kInproc);
-  launch.world_size = workers + (is_parameter_server(config) ? static_cast<int>(config.dist.servers) : 0);
+  launch.world_size = pipeline_grid(config).world_size() +
+                      (is_parameter_server(config) ? static_cast<int>(config.dist.servers) : 0);
   launch.communicator.trace = options.trace;
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   run.threads_per_node = config.train.threads > 0 ? static_cast<int>(config.train.threads)
-                                                  : std::max(1, cores / std::max(1, workers));
+                                                  : std::max(1, cores / pipeline_grid(config).world_size());
   set_blas_threads(run.threads_per_node);
 
   // In process every node writes to one metrics file; on mpi each process to its own.

@@ -1,8 +1,10 @@
-// The trainer: runs the nodes a config describes (data-parallel workers, and parameter
-// servers for the ps strategy) on inproc threads or as MPI ranks, each worker reading its
-// own shard of every global batch:
+// The trainer: runs the nodes a config describes (data-parallel workers, parameter servers
+// for the ps strategy, the stages x replicas grid of a pipeline) on inproc threads or as MPI
+// ranks, each worker (pipeline: replica) reading its own shard of every global batch:
 //   forward, loss, zero grads, backward (telling the strategy as each layer's gradients are
 //   ready), strategy.finish_step (exchange and update), then metrics, evaluation, checkpoints.
+// A pipeline stage runs its part of forward and backward through the strategy instead
+// (strategies/pipeline.h).
 // Deterministic for a given seed and world size.
 #pragma once
 
@@ -17,6 +19,7 @@
 #include "courier/core/status.h"
 #include "courier/train/config.h"
 #include "courier/train/evaluation.h"
+#include "courier/train/strategies/pipeline_schedule.h"
 
 namespace courier {
 
@@ -61,6 +64,7 @@ struct TrainResult {
   double bytes_per_step = 0.0;
   double raw_bytes_per_step = 0.0;
   bool is_reporting_rank = false;        // false on the other MPI ranks, whose result is empty
+  std::vector<PipelineStageReport> pipeline_stages;  // dist.strategy = pipeline: replica 0's stages
 };
 
 // Trains as `config` says. Fails with a Status naming what is wrong (a missing data file, a

@@ -17,7 +17,10 @@ void Optimizer::set_clip_norm(float max_norm) {
 bool Optimizer::step(std::span<float> values, std::span<const float> grads, float lr) {
   // The sum of squares is finite exactly when every gradient element is (a float squared
   // cannot overflow a double), so one pass serves both the check and the clip.
-  const float norm = grad_norm(grads);
+  return step(values, grads, lr, grad_norm(grads));
+}
+
+bool Optimizer::step(std::span<float> values, std::span<const float> grads, float lr, float norm) {
   if (!std::isfinite(norm)) {
     ++nonfinite_in_a_row_;
     ++skipped_steps_;

@@ -35,6 +35,10 @@ class Optimizer {
   // and returns false. REQUIRES: values and grads have the size the optimizer was built for.
   // Not thread-safe; one caller at a time.
   bool step(std::span<float> values, std::span<const float> grads, float lr);
+  // The same, with `norm` the L2 norm of the whole gradient that grads is a part of (a
+  // pipeline stage's range of a model spread over stages): the NaN/Inf skip and the clip
+  // follow it, so every part skips or scales alike.
+  bool step(std::span<float> values, std::span<const float> grads, float lr, float norm);
 
   // Steps skipped for non-finite gradients: consecutive ones up to the last step, and all.
   int nonfinite_in_a_row() const { return nonfinite_in_a_row_; }

@@ -75,6 +75,10 @@ class Strategy {
   virtual Status finish_step(Parameters& params, Optimizer& optimizer) = 0;
   // After the last step: a last average, or telling the servers this worker is done.
   virtual Status finish(Parameters& params, Optimizer& optimizer) = 0;
+  // Before an evaluation or a checkpoint, called on every node: makes worker 0's `params`
+  // the whole model. Nothing to do where every worker holds all of it (the default); a
+  // pipeline's stages send their layers to rank 0.
+  virtual Status gather_model(Parameters&) { return Status::ok(); }
 
   // Bytes this worker sent and received, and time it spent waiting for messages.
   CommunicatorStats stats() const { return comm_.stats(); }
