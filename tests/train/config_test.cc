@@ -92,6 +92,7 @@ TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(c.dist.staleness, 3);
   EXPECT_EQ(c.dist.algo, "auto");
   EXPECT_EQ(c.dist.codec, "identity");
+  EXPECT_EQ(c.dist.codec_warmup, 0);
   EXPECT_DOUBLE_EQ(c.dist.bucket_mb, 25.0);
   EXPECT_EQ(c.dist.local_steps, 8);
   EXPECT_EQ(c.dist.graph, "ring");
@@ -108,7 +109,7 @@ TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
 TEST(ConfigTest, EveryKeyIsInTheTableOnce) {
   const std::vector<std::string> names = config_key_names();
   EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size());
-  EXPECT_EQ(names.size(), 54u) << "a key was added or removed: update the tests below and configs/";
+  EXPECT_EQ(names.size(), 55u) << "a key was added or removed: update the tests below and configs/";
   for (const config_keys::KeySpec& spec : config_keys::table()) {
     EXPECT_FALSE(spec.doc.empty()) << config_keys::full_name(spec);
     EXPECT_TRUE(config_keys::is_section(spec.section)) << config_keys::full_name(spec);
@@ -255,6 +256,7 @@ std::vector<OverrideCase> every_key_override() {
       {"dist.servers", "dist.servers=3", [](Config& c) { c.dist.servers = 3; }},
       {"dist.algo", "dist.algo=halving-doubling", [](Config& c) { c.dist.algo = "halving-doubling"; }},
       {"dist.codec", "dist.codec=powersgd:4", [](Config& c) { c.dist.codec = "powersgd:4"; }},
+      {"dist.codec_warmup", "dist.codec_warmup=100", [](Config& c) { c.dist.codec_warmup = 100; }},
       {"dist.bucket_mb", "dist.bucket_mb=0.5", [](Config& c) { c.dist.bucket_mb = 0.5; }},
       {"dist.local_steps", "dist.local_steps=500", [](Config& c) { c.dist.local_steps = 500; }},
       {"dist.outer_lr", "dist.outer_lr=0.7", [](Config& c) { c.dist.outer_lr = 0.7; }},

@@ -75,7 +75,8 @@ struct DistConfig {
   std::int64_t staleness = 3;         // ssp: steps a worker may run ahead of the slowest, >= 0
   std::int64_t servers = 1;           // ps: parameter-server shards, >= 1
   std::string algo = "auto";          // allreduce: auto | ring | halving-doubling | tree | mpi-native
-  std::string codec = "identity";     // compression: identity | fp16 | bf16 | int8 | topk:F | randomk:F [+ef] | powersgd:R
+  std::string codec = "identity";     // compression: identity | zstd | fp16 | bf16 | int8 | topk:F | randomk:F [+ef] | powersgd:R
+  std::int64_t codec_warmup = 0;      // steps sent uncompressed before dist.codec starts, >= 0
   double bucket_mb = 25.0;            // allreduce: gradient bucket size in MiB, > 0
   std::int64_t local_steps = 8;       // local-sgd: local steps H between averagings, >= 1
   double outer_lr = 1.0;              // local-sgd: outer learning rate, > 0 (DiLoCo: 0.7)

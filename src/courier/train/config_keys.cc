@@ -162,9 +162,15 @@ const std::vector<KeySpec>& key_table() {
        .doc = "allreduce: the algorithm; auto picks by message and world size; mpi-native is MPI_Allreduce",
        .aliases = {"algorithm", "allreduce_algo"}},
       {.section = "dist", .name = "codec", .field = &member<&C::dist, &X::codec>, .non_empty = true,
-       .doc = "compression of what workers exchange: identity, fp16, bf16, int8, topk:F, randomk:F (F the fraction "
-              "kept), +ef for error feedback (topk:0.01+ef), or powersgd:R (rank R); identity sends it as it is",
+       .doc = "compression of what workers exchange: identity, zstd (lossless), fp16, bf16, int8, topk:F, randomk:F "
+              "(F the fraction kept), +ef for error feedback (topk:0.01+ef), or powersgd:R (rank R); identity sends "
+              "it as it is",
        .aliases = {"compression", "compressor"}},
+      {.section = "dist", .name = "codec_warmup", .field = &member<&C::dist, &X::codec_warmup>, .range = at_least(0),
+       .doc = "steps at the start exchanged uncompressed before dist.codec takes over (PyTorch's "
+              "start_powerSGD_iter, DGC's warm-up): the first steps' large, fast-changing gradients are the ones "
+              "compression hurts most",
+       .aliases = {"start_powersgd_iter", "compression_warmup", "warmup_steps"}},
       {.section = "dist", .name = "bucket_mb", .field = &member<&C::dist, &X::bucket_mb>, .range = above(0),
        .doc = "allreduce: gradient bucket size in MiB (fusion of small tensors)",
        .aliases = {"bucket_size", "bucket_cap_mb", "bucket"}},

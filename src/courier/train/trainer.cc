@@ -61,6 +61,7 @@ CompressionOptions compression_options(const Config& config, const std::vector<P
   CompressionOptions options;
   options.spec = config.dist.codec;
   options.seed = config.train.seed;
+  options.warmup = config.dist.codec_warmup;
   for (const ParamSpec& spec : specs) {
     if (spec.shape.rank() < 2) continue;
     const auto rows = static_cast<std::size_t>(spec.shape[0]);

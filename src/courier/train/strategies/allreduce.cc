@@ -71,7 +71,7 @@ void AllreduceStrategy::on_grads_ready(const GradsReady& ready) {
   if (--buckets_[static_cast<std::size_t>(b)].layers_pending == 0) {
     if (!thread_.joinable()) {
       // A world of one: the bucket is already its own sum (rounded as the codec would).
-      if (!compressors_.empty()) {
+      if (options_.compression.compresses(step_.step)) {
         if (Status s = reduce_bucket(b, step_); !s.is_ok() && failure_.is_ok()) failure_ = s;
       }
       ++finished_;
@@ -112,7 +112,7 @@ Status AllreduceStrategy::reduce_bucket(int index, const StepInfo& step) {
   }
   CollectiveOptions options = options_.collective;
   options.step = static_cast<std::uint64_t>(step.step);
-  if (compressors_.empty()) return allreduce(comm_, grads, ReduceOp::kSum, options);
+  if (!options_.compression.compresses(step.step)) return allreduce(comm_, grads, ReduceOp::kSum, options);
   CodecTraffic traffic;
   Status status = compressors_[static_cast<std::size_t>(index)]->allreduce(comm_, grads, options, traffic);
   compressed_ += traffic;  // read after finish_step, which waits for this bucket under mutex_

@@ -41,7 +41,7 @@ Status GossipStrategy::finish_step(Parameters& params, Optimizer& optimizer) {
   std::span<float> values = params.values().span();
   optimizer.step(values, params.grads().span(), step_.lr);
   if (neighbours_.receive_from.empty()) return Status::ok();
-  if (codec_) return exchange_compressed(values);
+  if (options_.compression.compresses(step_.step)) return exchange_compressed(values);
   std::vector<SendHandle> sends;
   for (int peer : neighbours_.send_to) {
     sends.push_back(comm_.send(peer, kTagGossip, std::as_bytes(values),
@@ -51,7 +51,8 @@ Status GossipStrategy::finish_step(Parameters& params, Optimizer& optimizer) {
   const Deadline deadline = Deadline::after(real_clock(), options_.timeout);
   const OpContext context{"gossip", static_cast<std::uint64_t>(step_.step)};
   const auto started = std::chrono::steady_clock::now();
-  for (int peer : neighbours_.receive_from) {
+  for (std::size_t j = 0; j < neighbours_.receive_from.size(); ++j) {
+    const int peer = neighbours_.receive_from[j];
     Result<Message> theirs = comm_.receive(peer, kTagGossip, deadline, context);
     if (!theirs.is_ok()) return theirs.status();
     if (theirs->payload().size() != values.size_bytes()) {
@@ -60,7 +61,10 @@ Status GossipStrategy::finish_step(Parameters& params, Optimizer& optimizer) {
     }
     const auto* other = reinterpret_cast<const float*>(theirs->payload().data());
     for (std::size_t i = 0; i < mixed_.size(); ++i) mixed_[i] += other[i];
+    // Warming up before CHOCO: what was sent is what everyone's public copies start from.
+    if (codec_) std::copy(other, other + values.size(), public_theirs_[j].begin());
   }
+  if (codec_) std::copy(values.begin(), values.end(), public_mine_.begin());
   // Our parameters are lent to the neighbours until they have read them.
   for (std::size_t i = 0; i < sends.size(); ++i) {
     if (Status s = comm_.wait(sends[i], deadline, context, neighbours_.send_to[i]); !s.is_ok()) return s;

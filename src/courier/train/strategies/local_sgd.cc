@@ -48,7 +48,7 @@ Status LocalSgdStrategy::average(Parameters& params) {
   CollectiveOptions options = options_.collective;
   options.step = static_cast<std::uint64_t>(step_.step);
   const auto started = std::chrono::steady_clock::now();
-  if (compressor_) {
+  if (compressor_ && options_.compression.compresses(step_.step)) {
     // The mean of the workers' changes, anchor - theta_w, each sent compressed.
     const float share = 1.0f / static_cast<float>(comm_.world_size());
     for (std::size_t i = 0; i < values.size(); ++i) outer_[i] = (anchor_[i] - values[i]) * share;

@@ -23,7 +23,7 @@ enum class RequestKind : std::uint32_t { kPush = 1, kPull = 2, kDone = 3 };
 // The fixed part of a request; a push's gradient slice follows it.
 struct RequestHeader {
   RequestKind kind;
-  std::uint32_t reserved = 0;
+  std::uint32_t encoded = 0;  // push: 1 when the slice is the codec's encoding, 0 when floats
   std::int64_t clock;  // push: the step pushed; pull: the clock the parameters must reflect
   float lr = 0.0f;     // push: the learning rate of that step
   float weight = 1.0f; // push: the factor the server applies to the gradient
@@ -144,11 +144,12 @@ Status ParameterServerWorker::finish_step(Parameters& params, Optimizer&) {
   const std::span<const float> grads = params.grads().span();
   for (int s = 0; s < options_.servers; ++s) {
     const Slice slice = server_slice(parameters_, options_.servers, s);
-    const RequestHeader header{RequestKind::kPush, 0, clock_, step_.lr, weight};
+    const bool encode = options_.compression.compresses(step_.step);
+    const RequestHeader header{RequestKind::kPush, encode ? 1u : 0u, clock_, step_.lr, weight};
     const std::span<const float> part =
         grads.subspan(static_cast<std::size_t>(slice.offset), static_cast<std::size_t>(slice.count));
     std::vector<std::byte> body;
-    if (push_codecs_.empty()) {
+    if (!encode) {
       const auto bytes = std::as_bytes(part);
       body.assign(bytes.begin(), bytes.end());
     } else {
@@ -240,7 +241,8 @@ void Server::answer(int worker, std::int64_t clock) {
   if (observer_.on_pull_answered) observer_.on_pull_answered(worker, clock, slowest());
   std::vector<std::byte> bytes;
   const auto w = static_cast<std::size_t>(worker);
-  if (push_codec_ && !held_[w].empty()) {
+  // A pull of clock c ends step c - 1's exchange (its push, then this answer).
+  if (push_codec_ && !held_[w].empty() && options_.compression.compresses(clock - 1)) {
     // The change since the worker's copy, encoded; the copy moves by what the worker will decode.
     change_.resize(values_.size());
     for (std::size_t i = 0; i < values_.size(); ++i) change_[i] = values_[i] - held_[w][i];
@@ -303,7 +305,12 @@ Status Server::handle(const Message& message) {
   switch (header.kind) {
     case RequestKind::kPush: {
       std::vector<float> grads(static_cast<std::size_t>(slice_.count));
-      if (push_codec_) {
+      if (header.encoded != 0) {
+        if (!push_codec_) {
+          return Status::data_loss(fmt::format("server rank {}: worker {} pushed an encoding, but this server runs "
+                                               "no dist.codec: every node must run the same dist.codec",
+                                               comm_.rank(), worker));
+        }
         if (Status s = push_codec_->decode(body, grads); !s.is_ok()) {
           return Status::data_loss(fmt::format("server rank {}: worker {} pushed a damaged {} encoding: {}",
                                                comm_.rank(), worker, push_codec_->name(), s.message()));

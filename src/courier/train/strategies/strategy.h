@@ -43,8 +43,11 @@ struct CompressionOptions {
   std::string spec = "identity";      // a codec (make_codec) or powersgd:R
   std::vector<MatrixRange> matrices;  // the model's 2-D parameters in the flat buffer (for PowerSGD)
   std::uint64_t seed = 0;             // the same on every worker
+  std::int64_t warmup = 0;            // steps exchanged uncompressed first (dist.codec_warmup)
 
   bool enabled() const { return spec != "identity"; }
+  // Whether step `step` (from 0) is compressed.
+  bool compresses(std::int64_t step) const { return enabled() && step >= warmup; }
   // A compressor for the stream of vectors [offset, offset + count) of the flat buffer (the
   // matrices inside it, relative to offset). REQUIRES: the spec passed check_compression_spec.
   std::unique_ptr<GradientCompressor> make(std::int64_t offset, std::int64_t count, int rank) const;
