@@ -69,6 +69,20 @@ TEST(Pipeline, GptOfTwoThreeFourStagesEqualsOneNode) {
   expect_pipelines_equal_one_node(config, 3);  // 8 windows into micro-batches of 3, 3 and 2
 }
 
+// Adam hides a gradient off by a constant factor (it divides the scale out); plain SGD does
+// not: after each step the parameters differ from the start by lr times the gradients' sum,
+// so equal parameters step by step mean equal gradients.
+TEST(Pipeline, GptGradientsEqualOneNodeUnderPlainSgd) {
+  ScratchDir dir;
+  Config config = gpt_config(dir, "gpt-sgd", 1, 3);
+  config.model.layers = 2;
+  config.train.optimizer = "sgd";
+  config.train.lr = 0.5;
+  config.train.weight_decay = 0.0;
+  config.train.clip = 0.0;
+  expect_pipelines_equal_one_node(config, 3);
+}
+
 TEST(Pipeline, MlpOfTwoThreeFourStagesEqualsOneNodeWithClipping) {
   if (!std::filesystem::exists(std::filesystem::path(kFashionMnistDir) / "train-images-idx3-ubyte.gz")) {
     GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
