@@ -8,6 +8,8 @@
 # 3. A small GPT on data/kjv.txt: mpirun -n 2 allreduce equals one process on the whole batch,
 #    the parameter server in SSP mode (2 workers + 1 server) runs to the end, and a pipeline of
 #    2 stages x 2 replicas (1F1B, 4 micro-batches) under mpirun -n 4 equals one process.
+# 4. Compression: allreduce with int8 and with top-k 1% + error feedback, and gossip with top-k
+#    10% (CHOCO), under mpirun -n 4 give the losses their in-process runs give.
 # Usage: mpi_train.sh MPIEXEC COURIER CONFIGS_DIR SCRATCH
 set -euo pipefail
 mpiexec=$1
@@ -52,6 +54,15 @@ for strategy in "ps-bsp --set train.workers=2 --set dist.servers=2" "local-sgd -
   "${mpirun[@]}" -n 4 "$courier" train "$configs/fashion-mlp-$name.toml" "${common[@]}" "${sets[@]}" \
     --set dist.transport=mpi --set train.out="$scratch/$name-mpi" >/dev/null 2>&1 || { echo "$name under mpirun failed"; exit 1; }
   compare "$scratch/$name-inproc" "$scratch/$name-mpi" "$name, mpirun -n 4 against in process"
+done
+
+for codec in "fashion-mlp int8" "fashion-mlp topk:0.01+ef" "fashion-mlp-gossip topk:0.1"; do
+  name=${codec%% *}
+  spec=${codec#* }
+  dir="$scratch/codec-$name-${spec//[:+]/_}"
+  "$courier" train "$configs/$name.toml" "${common[@]}" --set train.workers=4 --set dist.codec="$spec"     --set train.out="$dir-inproc" >/dev/null 2>&1 || { echo "$name with $spec in process failed"; exit 1; }
+  "${mpirun[@]}" -n 4 "$courier" train "$configs/$name.toml" "${common[@]}" --set train.workers=4     --set dist.codec="$spec" --set dist.transport=mpi --set train.out="$dir-mpi" >/dev/null 2>&1     || { echo "$name with $spec under mpirun failed"; exit 1; }
+  compare "$dir-inproc" "$dir-mpi" "$name with dist.codec=$spec, mpirun -n 4 against in process"
 done
 
 out=$("${mpirun[@]}" -n 4 "$courier" train "$configs/fashion-mlp-ps-ssp.toml" "${common[@]}" --set train.workers=2 \
