@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The compression table: the GPT baby config on KJV (configs/gpt-kjv.toml), 4 in-process
 # nodes, the same seed, N iterations (1000 by default), once per codec and strategy. Prints a
-# markdown table: final validation loss (2400 windows) and worker 0's bytes sent a step, with
-# the ratio to the uncompressed run of the same strategy.
+# markdown table: final validation loss (2400 windows), worker 0's bytes sent a step (the
+# gradients it pushes or reduces, the parameters it gossips) with the ratio to the
+# uncompressed run of the same strategy, and the bytes it received a step (for ps: the pulls).
 #
 #   bench/compression.sh [BUILD_DIR] [ITERS] [STRATEGIES]
 #   bench/compression.sh build/release 1000 "allreduce ps gossip"
@@ -19,13 +20,14 @@ mkdir -p "$out"
 
 codecs=(identity fp16 int8 topk:0.01+ef powersgd:4)
 
-printf '| strategy | codec | validation loss | vs none | bytes sent/step | fewer bytes than none |\n'
-printf '|---|---|---|---|---|---|\n'
+printf '| strategy | codec | validation loss | vs none | bytes sent/step | fewer bytes than none | received/step |\n'
+printf '|---|---|---|---|---|---|---|\n'
 for strategy in $strategies; do
   base_loss="" base_bytes=""
   for codec in "${codecs[@]}"; do
     if [[ $codec == powersgd:* && $strategy != allreduce ]]; then continue; fi
     name="$strategy-${codec//[:+]/_}"
+    rm -rf "${out:?}/$name"  # metrics.jsonl is appended to
     "$courier" train configs/gpt-kjv.toml --set train.workers=4 --set "train.iters=$iters" \
       --set "dist.strategy=$strategy" --set "dist.codec=$codec" --set "train.out=$out/$name" >"$out/$name.log" 2>&1
     done_line=$(grep '^done:' "$out/$name.log")
@@ -35,6 +37,11 @@ for strategy in $strategies; do
     if [[ -z $base_loss ]]; then base_loss=$loss base_bytes=$raw; fi
     delta=$(awk -v a="$loss" -v b="$base_loss" 'BEGIN { printf "%+.4f", a - b }')
     fewer=$(awk -v a="$base_bytes" -v b="$raw" 'BEGIN { printf "%.1fx", a / b }')
-    printf '| %s | %s | %s | %s | %s | %s |\n' "$strategy" "$codec" "$loss" "$delta" "$bytes" "$fewer"
+    # Worker 0's last step record: bytes received since the start, over the steps.
+    last=$(grep '"kind":"step"' "$out/$name/metrics.jsonl" | grep '"node":0[,}]' | tail -1)
+    received=$(awk -v r="$(grep -o '"bytes_received":[0-9]*' <<<"$last" | cut -d: -f2)" \
+                   -v s="$(grep -o '"step":[0-9]*' <<<"$last" | cut -d: -f2)" \
+      'BEGIN { b = r / (s + 1); if (b >= 1048576) printf "%.2f MiB", b / 1048576; else printf "%.1f KiB", b / 1024 }')
+    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$strategy" "$codec" "$loss" "$delta" "$bytes" "$fewer" "$received"
   done
 done

@@ -49,23 +49,22 @@ Status GossipStrategy::finish_step(Parameters& params, Optimizer& optimizer) {
   }
   std::copy(values.begin(), values.end(), mixed_.begin());
   const Deadline deadline = Deadline::after(real_clock(), options_.timeout);
-  const OpContext context{"gossip", static_cast<std::uint64_t>(step_.step)};
-  const auto started = std::chrono::steady_clock::now();
-  for (std::size_t j = 0; j < neighbours_.receive_from.size(); ++j) {
-    const int peer = neighbours_.receive_from[j];
-    Result<Message> theirs = comm_.receive(peer, kTagGossip, deadline, context);
-    if (!theirs.is_ok()) return theirs.status();
-    if (theirs->payload().size() != values.size_bytes()) {
+  Status received = receive_each(deadline, [&](std::size_t j, const Message& theirs) {
+    if (theirs.payload().size() != values.size_bytes()) {
       return Status::data_loss(fmt::format("gossip step {}: rank {} sent {} bytes for {} parameters", step_.step,
-                                           comm_.world_rank_of(peer), theirs->payload().size(), values.size()));
+                                           theirs.header().source, theirs.payload().size(), values.size()));
     }
-    const auto* other = reinterpret_cast<const float*>(theirs->payload().data());
+    const auto* other = reinterpret_cast<const float*>(theirs.payload().data());
     for (std::size_t i = 0; i < mixed_.size(); ++i) mixed_[i] += other[i];
     // Warming up before CHOCO: what was sent is what everyone's public copies start from.
     if (codec_) std::copy(other, other + values.size(), public_theirs_[j].begin());
-  }
+    return Status::ok();
+  });
+  if (!received.is_ok()) return received;
   if (codec_) std::copy(values.begin(), values.end(), public_mine_.begin());
   // Our parameters are lent to the neighbours until they have read them.
+  const auto started = std::chrono::steady_clock::now();
+  const OpContext context{"gossip", static_cast<std::uint64_t>(step_.step)};
   for (std::size_t i = 0; i < sends.size(); ++i) {
     if (Status s = comm_.wait(sends[i], deadline, context, neighbours_.send_to[i]); !s.is_ok()) return s;
   }
@@ -91,27 +90,38 @@ Status GossipStrategy::exchange_compressed(std::span<float> values) {
     comm_.send(peer, kTagGossip, std::vector<std::byte>(bytes), info);  // a copy each: the message owns it
     compressed_ += CodecTraffic{values.size_bytes(), bytes.size()};
   }
-  const Deadline deadline = Deadline::after(real_clock(), options_.timeout);
-  const OpContext context{"gossip", static_cast<std::uint64_t>(step_.step)};
-  const auto started = std::chrono::steady_clock::now();
-  for (std::size_t j = 0; j < neighbours_.receive_from.size(); ++j) {
-    const int peer = neighbours_.receive_from[j];
-    Result<Message> theirs = comm_.receive(peer, kTagGossip, deadline, context);
-    if (!theirs.is_ok()) return theirs.status();
-    if (Status s = check_encoding(*theirs, *codec_, values.size()); !s.is_ok()) {
+  Status received = receive_each(Deadline::after(real_clock(), options_.timeout),
+                                 [&](std::size_t j, const Message& theirs) {
+    if (Status s = check_encoding(theirs, *codec_, values.size()); !s.is_ok()) {
       return Status::data_loss(fmt::format("gossip step {}: {}", step_.step, s.message()));
     }
-    if (Status s = codec_->decode(theirs->payload(), decoded_); !s.is_ok()) return damaged(peer, s);
+    if (Status s = codec_->decode(theirs.payload(), decoded_); !s.is_ok()) {
+      return damaged(neighbours_.receive_from[j], s);
+    }
     std::vector<float>& copy = public_theirs_[j];
     for (std::size_t i = 0; i < values.size(); ++i) copy[i] += decoded_[i];
-  }
-  wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return Status::ok();
+  });
+  if (!received.is_ok()) return received;
   const float weight = 1.0f / static_cast<float>(neighbours_.receive_from.size() + 1);
   std::fill(mixed_.begin(), mixed_.end(), 0.0f);
   for (const std::vector<float>& copy : public_theirs_) {
     for (std::size_t i = 0; i < values.size(); ++i) mixed_[i] += copy[i] - public_mine_[i];
   }
   for (std::size_t i = 0; i < values.size(); ++i) values[i] += weight * mixed_[i];
+  return Status::ok();
+}
+
+Status GossipStrategy::receive_each(const Deadline& deadline,
+                                    const std::function<Status(std::size_t, const Message&)>& take) {
+  const OpContext context{"gossip", static_cast<std::uint64_t>(step_.step)};
+  const auto started = std::chrono::steady_clock::now();
+  for (std::size_t j = 0; j < neighbours_.receive_from.size(); ++j) {
+    Result<Message> theirs = comm_.receive(neighbours_.receive_from[j], kTagGossip, deadline, context);
+    if (!theirs.is_ok()) return theirs.status();
+    if (Status s = take(j, *theirs); !s.is_ok()) return s;
+  }
+  wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return Status::ok();
 }
 

@@ -10,6 +10,7 @@
 // x - x̂ and goes out in a later one; with the identity codec this is plain gossip.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "courier/comm/collectives/collectives.h"
@@ -38,6 +39,9 @@ class GossipStrategy final : public Strategy {
 
  private:
   Status exchange_compressed(std::span<float> values);
+  // Receives this step's message from every neighbour in receive_from order, handing each to
+  // take(neighbour index, message); counts the time as waiting.
+  Status receive_each(const Deadline& deadline, const std::function<Status(std::size_t, const Message&)>& take);
 
   GossipOptions options_;
   Neighbours neighbours_;
