@@ -109,7 +109,7 @@ TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
 TEST(ConfigTest, EveryKeyIsInTheTableOnce) {
   const std::vector<std::string> names = config_key_names();
   EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size());
-  EXPECT_EQ(names.size(), 55u) << "a key was added or removed: update the tests below and configs/";
+  EXPECT_EQ(names.size(), 56u) << "a key was added or removed: update the tests below and configs/";
   for (const config_keys::KeySpec& spec : config_keys::table()) {
     EXPECT_FALSE(spec.doc.empty()) << config_keys::full_name(spec);
     EXPECT_TRUE(config_keys::is_section(spec.section)) << config_keys::full_name(spec);
@@ -263,6 +263,7 @@ std::vector<OverrideCase> every_key_override() {
       {"dist.outer_momentum", "dist.outer_momentum=0.9", [](Config& c) { c.dist.outer_momentum = 0.9; }},
       {"dist.graph", "dist.graph=exponential", [](Config& c) { c.dist.graph = "exponential"; }},
       {"dist.degree", "dist.degree=2", [](Config& c) { c.dist.degree = 2; }},
+      {"dist.consensus_step", "dist.consensus_step=0.25", [](Config& c) { c.dist.consensus_step = 0.25; }},
       {"dist.stages", "dist.stages=4", [](Config& c) { c.dist.stages = 4; }},
       {"dist.microbatches", "dist.microbatches=8", [](Config& c) { c.dist.microbatches = 8; }},
       {"dist.schedule", "dist.schedule=gpipe", [](Config& c) { c.dist.schedule = "gpipe"; }},

@@ -83,6 +83,7 @@ struct DistConfig {
   double outer_momentum = 0.0;        // local-sgd: outer Nesterov momentum, in [0, 1) (DiLoCo: 0.9)
   std::string graph = "ring";         // gossip: ring | torus | random | exponential
   std::int64_t degree = 4;            // gossip random graph: neighbours per node, >= 1 (rounded down to even)
+  double consensus_step = 1.0;        // gossip with a codec: CHOCO's step toward the neighbours, in (0, 1]
   std::int64_t stages = 1;            // pipeline: stages, >= 1
   std::int64_t microbatches = 1;      // pipeline: micro-batches per step, >= 1
   std::string schedule = "1f1b";      // pipeline: gpipe | 1f1b

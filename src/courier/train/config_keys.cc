@@ -188,6 +188,11 @@ const std::vector<KeySpec>& key_table() {
       {.section = "dist", .name = "degree", .field = &member<&C::dist, &X::degree>, .range = at_least(1),
        .doc = "gossip random graph: neighbours per worker; rounded down to even, at most train.workers - 1",
        .aliases = {"neighbors", "neighbours"}},
+      {.section = "dist", .name = "consensus_step", .field = &member<&C::dist, &X::consensus_step>,
+       .range = {0.0, 1.0, true, false},
+       .doc = "gossip with dist.codec: how far a worker moves toward its neighbours' public copies a step (CHOCO's "
+              "gamma); below 1 when a sparse codec's copies trail the model",
+       .aliases = {"gamma", "consensus_lr", "gossip_step"}},
       {.section = "dist", .name = "stages", .field = &member<&C::dist, &X::stages>, .range = at_least(1),
        .doc = "pipeline: stages the model is cut into", .aliases = {"pipeline_stages", "num_stages"}},
       {.section = "dist", .name = "microbatches", .field = &member<&C::dist, &X::microbatches>, .range = at_least(1),

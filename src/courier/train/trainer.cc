@@ -121,7 +121,8 @@ std::unique_ptr<Strategy> make_strategy(const Run& run, Communicator& world, Com
                                .degree = static_cast<int>(config.dist.degree),
                                .seed = config.train.seed,
                                .collective = collective_options(config),
-                               .compression = compression_options(config, specs)});
+                               .compression = compression_options(config, specs),
+                               .consensus_step = static_cast<float>(config.dist.consensus_step)});
   }
   std::vector<GradsReady> layers;
   for (std::size_t i = 0; i < model.layer_count(); ++i) layers.push_back(model.parameter_range(i));

@@ -17,6 +17,7 @@
 #include "courier/nn/relu.h"
 #include "courier/nn/softmax_cross_entropy.h"
 #include "courier/train/optim/adam.h"
+#include "courier/train/optim/sgd.h"
 #include "courier/train/strategies/allreduce.h"
 #include "courier/train/strategies/gossip.h"
 #include "courier/train/strategies/local_sgd.h"
@@ -442,6 +443,38 @@ TEST(Compression, WarmupStepsAreExactlyUncompressed) {
     EXPECT_GT(max_relative_difference(half.values[0], plain.values[0]), 0.0) << name;
     EXPECT_GT(half.traffic[0].raw_bytes, half.traffic[0].wire_bytes) << name;
     EXPECT_LT(max_relative_difference(half.values[0], plain.values[0]), 0.05) << name;
+  }
+}
+
+// CHOCO's consensus step: with a lossless codec and gamma = 1 a worker lands on its
+// neighbourhood's mean (plain gossip); with gamma = 1/2 halfway there. One step of lr 0
+// from different starting models shows it exactly.
+TEST(Compression, ConsensusStepMovesThatFarTowardTheNeighbours) {
+  constexpr int kWorkers = 3;
+  for (const float gamma : {1.0f, 0.5f}) {
+    std::vector<std::vector<float>> before(kWorkers), after(kWorkers);
+    spawn_communicators(kWorkers, [&](Communicator& comm) {
+      Sequential model = small_mlp();
+      GossipStrategy strategy(comm, GossipOptions{.graph = GossipGraph::kRing, .collective = {},
+                                                  .compression = compression("topk:1"), .consensus_step = gamma});
+      Sgd optimizer(model.parameters().numel(), SgdOptions{});
+      ASSERT_TRUE(strategy.start(model.parameters(), optimizer).is_ok());
+      // After the start's broadcast, give each worker its own model (the public copies are
+      // still the broadcast one, which the first exchange's change then carries away).
+      for (float& v : model.parameters().values().span()) v += static_cast<float>(comm.rank());
+      const auto r = static_cast<std::size_t>(comm.rank());
+      before[r] = values_of(model);
+      model.parameters().zero_grads();
+      strategy.begin_step(StepInfo{0, 0.0f, 1, kWorkers});
+      ASSERT_TRUE(strategy.finish_step(model.parameters(), optimizer).is_ok());
+      after[r] = values_of(model);
+    });
+    for (std::size_t i = 0; i < before[0].size(); ++i) {
+      const float mean = (before[0][i] + before[1][i] + before[2][i]) / 3.0f;  // a ring of 3: everyone
+      for (std::size_t r = 0; r < kWorkers; ++r) {
+        ASSERT_NEAR(after[r][i], before[r][i] + gamma * (mean - before[r][i]), 1e-5f) << "gamma " << gamma;
+      }
+    }
   }
 }
 

@@ -18,7 +18,8 @@ GossipStrategy::GossipStrategy(Communicator& workers, GossipOptions options)
       neighbours_(gossip_neighbours(options.graph, workers.world_size(), workers.rank(), options.degree, options.seed)) {}
 
 std::string GossipStrategy::describe() const {
-  const std::string compressed = codec_ ? fmt::format(", CHOCO with {}", codec_->name()) : std::string();
+  const std::string compressed =
+      codec_ ? fmt::format(", CHOCO with {}, consensus step {}", codec_->name(), options_.consensus_step) : std::string();
   return fmt::format("gossip over {} workers on a {} graph ({} neighbours each){}", comm_.world_size(),
                      gossip_graph_name(options_.graph), neighbours_.receive_from.size(), compressed);
 }
@@ -103,7 +104,7 @@ Status GossipStrategy::exchange_compressed(std::span<float> values) {
     return Status::ok();
   });
   if (!received.is_ok()) return received;
-  const float weight = 1.0f / static_cast<float>(neighbours_.receive_from.size() + 1);
+  const float weight = options_.consensus_step / static_cast<float>(neighbours_.receive_from.size() + 1);
   std::fill(mixed_.begin(), mixed_.end(), 0.0f);
   for (const std::vector<float>& copy : public_theirs_) {
     for (std::size_t i = 0; i < values.size(); ++i) mixed_[i] += copy[i] - public_mine_[i];

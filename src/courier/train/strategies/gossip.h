@@ -6,7 +6,7 @@
 // With a codec (dist.codec) the exchange is CHOCO-gossip (Koloskova, Stich and Jaggi, 2019):
 // every worker keeps a public copy x̂ of its parameters, which its neighbours keep too; it
 // sends the encoded difference q = C(x - x̂), and everyone holding x̂ adds decode(q). Then
-// x += (sum over neighbours of x̂_j - x̂_i) / (1 + neighbours). What one round drops stays in
+// x += gamma (sum over neighbours of x̂_j - x̂_i) / (1 + neighbours), gamma the consensus step. What one round drops stays in
 // x - x̂ and goes out in a later one; with the identity codec this is plain gossip.
 #pragma once
 
@@ -26,6 +26,7 @@ struct GossipOptions {
   std::chrono::nanoseconds timeout = std::chrono::minutes(2);
   CollectiveOptions collective;  // the final average
   CompressionOptions compression;
+  float consensus_step = 1.0f;  // CHOCO's gamma, with a codec
 };
 
 class GossipStrategy final : public Strategy {
