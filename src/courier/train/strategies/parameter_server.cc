@@ -23,7 +23,10 @@ enum class RequestKind : std::uint32_t { kPush = 1, kPull = 2, kDone = 3 };
 // The fixed part of a request; a push's gradient slice follows it.
 struct RequestHeader {
   RequestKind kind;
-  std::uint32_t encoded = 0;  // push: 1 when the slice is the codec's encoding, 0 when floats
+  // push: 1 when the slice is the codec's encoding, 0 when floats; pull: 1 asks for the
+  // whole slice even when compressing (a worker's last pull: the model it ends with is the
+  // servers' own, not a compressed copy of it).
+  std::uint32_t option = 0;
   std::int64_t clock;  // push: the step pushed; pull: the clock the parameters must reflect
   float lr = 0.0f;     // push: the learning rate of that step
   float weight = 1.0f; // push: the factor the server applies to the gradient
@@ -92,9 +95,9 @@ Status ParameterServerWorker::start(Parameters& params, Optimizer&) {
 }
 
 // Asks every server for its slice as of `clock` and copies the answers into `params`.
-Status ParameterServerWorker::pull(Parameters& params, std::int64_t clock) {
+Status ParameterServerWorker::pull(Parameters& params, std::int64_t clock, bool whole) {
   for (int s = 0; s < options_.servers; ++s) {
-    comm_.send(options_.workers + s, kTagRequest, encode_request({RequestKind::kPull, 0, clock}),
+    comm_.send(options_.workers + s, kTagRequest, encode_request({RequestKind::kPull, whole ? 1u : 0u, clock}),
                SendInfo{.step = static_cast<std::uint64_t>(std::max<std::int64_t>(clock, 0))});
   }
   const auto started = std::chrono::steady_clock::now();
@@ -163,7 +166,10 @@ Status ParameterServerWorker::finish_step(Parameters& params, Optimizer&) {
   return pull(params, clock_);
 }
 
-Status ParameterServerWorker::finish(Parameters&, Optimizer&) {
+Status ParameterServerWorker::finish(Parameters& params, Optimizer&) {
+  if (pull_codec_) {
+    if (Status s = pull(params, clock_, /*whole=*/true); !s.is_ok()) return s;
+  }
   for (int s = 0; s < options_.servers; ++s) {
     comm_.send(options_.workers + s, kTagRequest, encode_request({RequestKind::kDone, 0, clock_}));
   }
@@ -196,7 +202,12 @@ class Server {
   Status handle(const Message& message);
   Status push(int worker, const RequestHeader& header, std::span<const float> grads);
   bool can_answer(std::int64_t clock) const;
-  void answer(int worker, std::int64_t clock);
+  struct Pull {
+    int worker;
+    std::int64_t clock;
+    bool whole;  // the slice as it is, even when compressing
+  };
+  void answer(const Pull& pull);
   void answer_waiting();
   std::int64_t slowest() const;
 
@@ -211,7 +222,7 @@ class Server {
   std::unique_ptr<Optimizer> optimizer_;
   std::vector<std::int64_t> pushed_;  // per worker: clocks pushed
   std::vector<bool> done_;
-  std::vector<std::pair<int, std::int64_t>> waiting_;  // pulls not yet answerable: (worker, clock)
+  std::vector<Pull> waiting_;  // pulls not yet answerable
   // When compressing: the decoder of pushes, and per worker a pull encoder and a copy of what
   // the worker holds (empty until its first, whole, pull).
   std::unique_ptr<Codec> push_codec_;
@@ -237,12 +248,14 @@ bool Server::can_answer(std::int64_t clock) const {
   return true;
 }
 
-void Server::answer(int worker, std::int64_t clock) {
+void Server::answer(const Pull& pull) {
+  const int worker = pull.worker;
+  const std::int64_t clock = pull.clock;
   if (observer_.on_pull_answered) observer_.on_pull_answered(worker, clock, slowest());
   std::vector<std::byte> bytes;
   const auto w = static_cast<std::size_t>(worker);
   // A pull of clock c ends step c - 1's exchange (its push, then this answer).
-  if (push_codec_ && !held_[w].empty() && options_.compression.compresses(clock - 1)) {
+  if (push_codec_ && !held_[w].empty() && !pull.whole && options_.compression.compresses(clock - 1)) {
     // The change since the worker's copy, encoded; the copy moves by what the worker will decode.
     change_.resize(values_.size());
     for (std::size_t i = 0; i < values_.size(); ++i) change_[i] = values_[i] - held_[w][i];
@@ -265,9 +278,9 @@ void Server::answer(int worker, std::int64_t clock) {
 }
 
 void Server::answer_waiting() {
-  std::erase_if(waiting_, [&](const std::pair<int, std::int64_t>& pull) {
-    if (!can_answer(pull.second)) return false;
-    answer(pull.first, pull.second);
+  std::erase_if(waiting_, [&](const Pull& pull) {
+    if (!can_answer(pull.clock)) return false;
+    answer(pull);
     return true;
   });
 }
@@ -305,7 +318,7 @@ Status Server::handle(const Message& message) {
   switch (header.kind) {
     case RequestKind::kPush: {
       std::vector<float> grads(static_cast<std::size_t>(slice_.count));
-      if (header.encoded != 0) {
+      if (header.option != 0) {
         if (!push_codec_) {
           return Status::data_loss(fmt::format("server rank {}: worker {} pushed an encoding, but this server runs "
                                                "no dist.codec: every node must run the same dist.codec",
@@ -324,13 +337,15 @@ Status Server::handle(const Message& message) {
       }
       return push(worker, header, grads);
     }
-    case RequestKind::kPull:
-      if (can_answer(header.clock)) {
-        answer(worker, header.clock);
+    case RequestKind::kPull: {
+      const Pull pull{worker, header.clock, header.option != 0};
+      if (can_answer(pull.clock)) {
+        answer(pull);
       } else {
-        waiting_.emplace_back(worker, header.clock);
+        waiting_.push_back(pull);
       }
       return Status::ok();
+    }
     case RequestKind::kDone:
       done_[static_cast<std::size_t>(worker)] = true;
       answer_waiting();  // a finished worker no longer holds SSP back

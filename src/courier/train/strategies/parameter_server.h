@@ -17,7 +17,8 @@
 // slice). Pulls send the encoded change since what that worker last received: the server
 // keeps a copy of what each worker holds and adds to it what it sends, so the worker's
 // parameters and the copy stay equal and what a pull drops goes out in the next. The first
-// pull of a worker carries the slice as it is.
+// pull of a worker, and its last (in finish, so the model it ends with is the servers'),
+// carry the slice as it is.
 #pragma once
 
 #include <cstdint>
@@ -61,7 +62,7 @@ class ParameterServerWorker final : public Strategy {
   Status finish(Parameters& params, Optimizer& optimizer) override;
 
  private:
-  Status pull(Parameters& params, std::int64_t clock);
+  Status pull(Parameters& params, std::int64_t clock, bool whole = false);
   Status apply_reply(ByteSpan reply, int server, std::span<float> slice);
 
   std::int64_t parameters_;
