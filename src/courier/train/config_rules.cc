@@ -154,8 +154,8 @@ constexpr std::array kRules = {
                       &model_reads_its_data},
     config_keys::Rule{"data.kind = fashion-mnist or text: data.path is not empty", &data_has_path},
     config_keys::Rule{"train.clip > 0 with dist.strategy = ps: dist.servers = 1", &clip_needs_one_server},
-    config_keys::Rule{"dist.codec: identity, fp16, bf16, int8, topk:F or randomk:F (F in (0, 1]), each but identity "
-                      "optionally with +ef; or powersgd:R",
+    config_keys::Rule{"dist.codec: identity, zstd, fp16, bf16, int8, topk:F or randomk:F (F in (0, 1]), the lossy "
+                      "ones optionally with +ef; or powersgd:R",
                       &codec_is_known},
     config_keys::Rule{"dist.codec = powersgd:R: dist.strategy = allreduce or local-sgd", &powersgd_needs_allreduce},
 };
