@@ -268,5 +268,31 @@ TEST(AdamTest, WrongSizesThrow) {
   EXPECT_EQ(params, (Values{1.0f, 2.0f, 3.0f}));
 }
 
+// With freeze_variance_at = 1 the second moment stays at step 1's and its bias correction at
+// step 1's, so step 3's update is the first moment over that fixed denominator.
+TEST(AdamTest, FrozenVarianceKeepsTheSecondMomentOfItsStep) {
+  Values params = {1.0f, -2.0f, 0.5f};
+  Adam adam(3, AdamOptions{.freeze_variance_at = 1});
+  double m[3] = {0, 0, 0}, v[3] = {0, 0, 0};
+  std::vector<double> expected(params.begin(), params.end());
+  for (int t = 1; t <= 3; ++t) {
+    ASSERT_TRUE(adam.step(params, kGrads[static_cast<std::size_t>(t - 1)], kLr));
+    for (std::size_t i = 0; i < 3; ++i) {
+      const double g = kGrads[static_cast<std::size_t>(t - 1)][i];
+      m[i] = 0.9 * m[i] + 0.1 * g;
+      if (t == 1) v[i] = 0.001 * g * g;  // frozen from here on
+      const double m_hat = m[i] / (1.0 - std::pow(0.9, t));
+      const double v_hat = v[i] / (1.0 - 0.999);
+      expected[i] -= kLr * m_hat / (std::sqrt(v_hat) + 1e-8);
+    }
+    expect_values(params, expected, "frozen variance");
+  }
+  // The state still holds step 1's second moment.
+  for (const OptimizerState& state : adam.state()) {
+    if (state.name != "exp_avg_sq") continue;
+    for (std::size_t i = 0; i < 3; ++i) EXPECT_NEAR(state.values[i], v[i], 1e-4 * v[i]) << i;  // float 1 - 0.999
+  }
+}
+
 }  // namespace
 }  // namespace courier

@@ -109,7 +109,7 @@ TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
 TEST(ConfigTest, EveryKeyIsInTheTableOnce) {
   const std::vector<std::string> names = config_key_names();
   EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size());
-  EXPECT_EQ(names.size(), 56u) << "a key was added or removed: update the tests below and configs/";
+  EXPECT_EQ(names.size(), 57u) << "a key was added or removed: update the tests below and configs/";
   for (const config_keys::KeySpec& spec : config_keys::table()) {
     EXPECT_FALSE(spec.doc.empty()) << config_keys::full_name(spec);
     EXPECT_TRUE(config_keys::is_section(spec.section)) << config_keys::full_name(spec);
@@ -235,6 +235,7 @@ std::vector<OverrideCase> every_key_override() {
       {"train.eps", "train.eps=1e-6", [](Config& c) { c.train.eps = 1e-6; }},
       {"train.clip", "train.clip=1", [](Config& c) { c.train.clip = 1.0; }},
       {"train.max_bad_steps", "train.max_bad_steps=1", [](Config& c) { c.train.max_bad_steps = 1; }},
+      {"train.freeze_variance_at", "train.freeze_variance_at=100", [](Config& c) { c.train.freeze_variance_at = 100; }},
       {"train.schedule", "train.schedule=\"cosine\"", [](Config& c) { c.train.schedule = "cosine"; }},
       {"train.warmup", "train.warmup=200", [](Config& c) { c.train.warmup = 200; }},
       {"train.min_lr", "train.min_lr=1e-5", [](Config& c) { c.train.min_lr = 1e-5; }},
@@ -573,6 +574,8 @@ TEST(ConfigValidateTest, RulesAcrossKeys) {
        [](Config& c) { c.dist.codec = "topk:0.01+ef"; }},
       {"powersgd without its rank", [](Config& c) { c.dist.codec = "powersgd"; }, {"powersgd:4"},
        [](Config& c) { c.dist.codec = "powersgd:2"; }},
+      {"frozen variance without adam", [](Config& c) { c.train.optimizer = "sgd"; c.train.freeze_variance_at = 50; },
+       {"train.freeze_variance_at = 50", "adam or adamw"}, [](Config& c) { c.train.optimizer = "adamw"; }},
       {"powersgd on a parameter server", [](Config& c) { c.dist.codec = "powersgd:4"; c.dist.strategy = "ps"; },
        {"dist.codec = \"powersgd:4\"", "dist.strategy = \"ps\"", "int8"}, [](Config& c) { c.dist.codec = "int8"; }},
   };

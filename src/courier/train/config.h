@@ -49,6 +49,7 @@ struct TrainConfig {
   double beta1 = 0.9;               // adam/adamw first-moment decay, in [0, 1)
   double beta2 = 0.999;             // adam/adamw second-moment decay, in [0, 1)
   double eps = 1e-8;                // adam/adamw denominator term, > 0
+  std::int64_t freeze_variance_at = 0;  // adam/adamw: the step after which the second moment stays fixed, >= 0; 0: never
   double clip = 0.0;                // global gradient-norm clip, >= 0; 0: off
   std::int64_t max_bad_steps = 3;   // consecutive steps with NaN/Inf gradients skipped before the run stops, >= 1
   std::string schedule = "constant";  // constant | cosine | step

@@ -96,6 +96,12 @@ const std::vector<KeySpec>& key_table() {
        .doc = "adam, adamw: decay of the second-moment average", .aliases = {"b2", "beta_2"}},
       {.section = "train", .name = "eps", .field = &member<&C::train, &T::eps>, .range = above(0),
        .doc = "adam, adamw: term added to the denominator", .aliases = {"epsilon", "adam_eps"}},
+      {.section = "train", .name = "freeze_variance_at", .field = &member<&C::train, &T::freeze_variance_at>,
+       .range = at_least(0),
+       .doc = "adam, adamw: after this many steps the second moment stays as it is, so every element's step is "
+              "linear in its gradient (1-bit Adam's compression stage: error feedback's delayed bursts then move "
+              "an element as far as the steps they stand for); 0: never",
+       .aliases = {"freeze_step", "var_freeze_step", "freeze_variance"}},
       {.section = "train", .name = "clip", .field = &member<&C::train, &T::clip>, .range = at_least(0),
        .doc = "clip the global gradient L2 norm to this; 0: off",
        .aliases = {"grad_clip", "clip_norm", "max_grad_norm", "gradient_clipping"}},

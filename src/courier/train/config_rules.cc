@@ -137,6 +137,14 @@ Status powersgd_needs_allreduce(const Config& c) {
       format_value(c.dist.codec), format_value(c.dist.strategy)));
 }
 
+Status freeze_needs_adam(const Config& c) {
+  if (c.train.freeze_variance_at == 0 || c.train.optimizer != "sgd") return Status::ok();
+  return Status::invalid_argument(fmt::format(
+      "train.freeze_variance_at = {} freezes Adam's second moment, but train.optimizer = \"sgd\" has none; use "
+      "adam or adamw, or set train.freeze_variance_at = 0",
+      c.train.freeze_variance_at));
+}
+
 constexpr std::array kRules = {
     config_keys::Rule{"train.epochs > 0 or train.iters > 0", &something_to_train},
     config_keys::Rule{"train.batch >= train.workers (the global batch is split across the workers)",
@@ -158,6 +166,7 @@ constexpr std::array kRules = {
                       "ones optionally with +ef; or powersgd:R",
                       &codec_is_known},
     config_keys::Rule{"dist.codec = powersgd:R: dist.strategy = allreduce or local-sgd", &powersgd_needs_allreduce},
+    config_keys::Rule{"train.freeze_variance_at > 0: train.optimizer = adam or adamw", &freeze_needs_adam},
 };
 
 }  // namespace

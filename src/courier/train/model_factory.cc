@@ -76,7 +76,8 @@ std::unique_ptr<Optimizer> build_optimizer(const Config& config, const std::vect
     optimizer = std::make_unique<Sgd>(count, SgdOptions{.momentum = static_cast<float>(t.momentum)}, std::move(groups));
   } else {
     AdamOptions adam{.beta1 = static_cast<float>(t.beta1), .beta2 = static_cast<float>(t.beta2),
-                     .eps = static_cast<float>(t.eps), .decoupled_weight_decay = t.optimizer == "adamw"};
+                     .eps = static_cast<float>(t.eps), .decoupled_weight_decay = t.optimizer == "adamw",
+                     .freeze_variance_at = t.freeze_variance_at};
     optimizer = std::make_unique<Adam>(count, adam, std::move(groups));
   }
   optimizer->set_clip_norm(static_cast<float>(t.clip));

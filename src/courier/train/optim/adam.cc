@@ -53,11 +53,13 @@ void Adam::update(std::span<float> values, std::span<const float> grads, float l
   COURIER_CHECK_EQ(values.size(), exp_avg_.size(), "Adam was built for another parameter count");
   ++step_count_;
   const auto t = static_cast<double>(step_count_);
+  const bool frozen = options_.freeze_variance_at > 0 && step_count_ > options_.freeze_variance_at;
+  const double t2 = frozen ? static_cast<double>(options_.freeze_variance_at) : t;  // the second moment's age
   const auto bias1 = static_cast<float>(1.0 - std::pow(static_cast<double>(options_.beta1), t));
   const AdamStep constants{.b1 = options_.beta1,
-                           .b2 = options_.beta2,
+                           .b2 = frozen ? 1.0f : options_.beta2,  // s = 1 s + 0 g^2: unchanged
                            .step_size = lr / bias1,
-                           .bias2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(static_cast<double>(options_.beta2), t))),
+                           .bias2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(static_cast<double>(options_.beta2), t2))),
                            .eps = options_.eps};
   for (const auto& group : groups_) {
     const auto at = static_cast<std::size_t>(group.offset);

@@ -14,6 +14,9 @@ struct AdamOptions {
   float eps = 1e-8f;
   float weight_decay = 0.0f;  // for the single default group
   bool decoupled_weight_decay = false;  // true: AdamW
+  // After this many steps the second moment (and its bias correction) stays as it was: an
+  // element's step is then linear in its gradient (1-bit Adam's compression stage). 0: never.
+  std::int64_t freeze_variance_at = 0;
 };
 
 class Adam final : public Optimizer {
