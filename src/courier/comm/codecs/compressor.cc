@@ -38,6 +38,10 @@ Result<int> parse_powersgd_rank(std::string_view spec) {
 
 }  // namespace
 
+std::uint64_t codec_seed(std::uint64_t seed, int rank) {
+  return seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(rank);
+}
+
 bool is_powersgd_spec(std::string_view spec) { return spec.starts_with(kPowerSgd) || spec == "powersgd"; }
 
 Status check_compression_spec(std::string_view spec) {
@@ -60,8 +64,7 @@ Result<std::unique_ptr<GradientCompressor>> make_gradient_compressor(std::string
     return std::unique_ptr<GradientCompressor>(
         std::make_unique<PowerSgd>(std::move(matrices), *parse_powersgd_rank(spec), seed));
   }
-  // Different streams of random rounding on different ranks, so their errors do not add up alike.
-  Result<std::unique_ptr<Codec>> codec = make_codec(spec, seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(rank));
+  Result<std::unique_ptr<Codec>> codec = make_codec(spec, codec_seed(seed, rank));
   if (!codec.is_ok()) return codec.status();
   return std::unique_ptr<GradientCompressor>(std::make_unique<CodecCompressor>(std::move(*codec)));
 }

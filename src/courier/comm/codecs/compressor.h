@@ -45,6 +45,10 @@ Result<std::unique_ptr<GradientCompressor>> make_gradient_compressor(std::string
                                                                      std::vector<MatrixRange> matrices,
                                                                      std::uint64_t seed, int rank);
 
+// The seed of `rank`'s stochastic codecs (int8's rounding, random-k) from the run's seed:
+// different streams on different ranks, so their rounding errors do not add up alike.
+std::uint64_t codec_seed(std::uint64_t seed, int rank);
+
 // Whether `spec` is well formed, for a config check before any node starts.
 Status check_compression_spec(std::string_view spec);
 bool is_powersgd_spec(std::string_view spec);

@@ -20,16 +20,22 @@ std::unique_ptr<GradientCompressor> CompressionOptions::make(std::int64_t offset
   return std::move(*compressor);
 }
 
-std::unique_ptr<Codec> CompressionOptions::codec(int rank) const {
-  Result<std::unique_ptr<Codec>> made = make_codec(spec, seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(rank));
+namespace {
+
+std::unique_ptr<Codec> checked_codec(std::string_view spec, std::uint64_t seed, int rank) {
+  Result<std::unique_ptr<Codec>> made = make_codec(spec, codec_seed(seed, rank));
   COURIER_CHECK(made.is_ok(), "dist.codec was checked before the run: {}", made.status().to_string());
   return std::move(*made);
 }
 
+}  // namespace
+
+std::unique_ptr<Codec> CompressionOptions::codec(int rank) const { return checked_codec(spec, seed, rank); }
+
 std::unique_ptr<Codec> CompressionOptions::codec_without_feedback(int rank) const {
-  CompressionOptions plain = *this;
-  if (plain.spec.ends_with("+ef")) plain.spec.resize(plain.spec.size() - 3);
-  return plain.codec(rank);
+  std::string_view plain = spec;
+  if (plain.ends_with("+ef")) plain.remove_suffix(3);
+  return checked_codec(plain, seed, rank);
 }
 
 }  // namespace courier
