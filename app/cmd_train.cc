@@ -63,7 +63,7 @@ int run_train(const TrainFlags& flags) {
         result->tokens_per_s > 0
             ? fmt::format("{:.0f} tokens/s, median step {:.2f} ms = {:.0f} tokens/s", result->tokens_per_s,
                           result->median_step_s * 1e3, result->median_tokens_per_s)
-            : fmt::format("{:.0f} samples/s", result->samples_per_s);
+            : fmt::format("{:.0f} samples/s, median step {:.2f} ms", result->samples_per_s, result->median_step_s * 1e3);
     std::string sent;
     if (result->bytes_per_step > 0) {
       sent = fmt::format(", worker 0 sent {}/step", format_bytes(result->bytes_per_step));

@@ -27,5 +27,6 @@ void add_demo_command(CLI::App& root, Action& action);
 void add_bench_command(CLI::App& root, Action& action);
 void add_train_command(CLI::App& root, Action& action);
 void add_generate_command(CLI::App& root, Action& action);
+void add_simulate_command(CLI::App& root, Action& action);
 
 }  // namespace courier::app
