@@ -73,9 +73,9 @@ Result<std::vector<int>> parse_workers(const std::string& text) {
     const std::string_view item = rest.substr(0, comma);
     int n = 0;
     auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), n);
-    if (ec != std::errc() || ptr != item.data() + item.size() || n < 1 || n > 65536) {
+    if (ec != std::errc() || ptr != item.data() + item.size() || n < 1 || n > 16384) {
       return Status::invalid_argument(fmt::format(
-          "--workers '{}': '{}' is not a worker count from 1 to 65536; write N or a list, e.g. 8,64,1024", text, item));
+          "--workers '{}': '{}' is not a worker count from 1 to 16384; write N or a list, e.g. 8,64,1024", text, item));
     }
     out.push_back(n);
     if (comma == std::string_view::npos) break;
@@ -204,7 +204,22 @@ Result<TrainResult> short_run(Config config, const std::vector<std::string>& ove
   return result;
 }
 
-Result<Measured> measure(const Config& config, const SimulateFlags& flags) {
+// "50GFLOPS", "1.5TFLOPS", "800MFLOP/s": a node's speed for the cost model.
+Result<double> parse_flops(const std::string& text) {
+  double value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  std::string_view unit(ptr, static_cast<std::size_t>(end - ptr));
+  const std::pair<std::string_view, double> units[] = {{"MFLOPS", 1e6}, {"GFLOPS", 1e9}, {"TFLOPS", 1e12},
+                                                       {"MFLOP/s", 1e6}, {"GFLOP/s", 1e9}, {"TFLOP/s", 1e12}};
+  for (const auto& [name, scale] : units) {
+    if (ec == std::errc() && unit == name && value > 0 && std::isfinite(value)) return value * scale;
+  }
+  return Status::invalid_argument("not a speed");
+}
+
+// Times a worker's step (when `timed`) and finds the gradient's and the codec's bytes.
+Result<Measured> measure(const Config& config, bool timed) {
   Measured m;
   const std::int64_t workers = config.train.workers;
   const std::int64_t per_worker = std::max<std::int64_t>(1, config.train.batch / workers);
@@ -215,7 +230,6 @@ Result<Measured> measure(const Config& config, const SimulateFlags& flags) {
   const std::vector<std::string> quiet = {"train.eval_every=1000000", "train.eval_examples=1",
                                           "train.final_eval_examples=1", "checkpoint.every=0", "checkpoint.keep=1",
                                           "dist.strategy=allreduce", "dist.transport=inproc", "dist.codec_warmup=0"};
-  const bool timed = flags.compute.empty();
   std::vector<std::string> one = quiet;
   one.insert(one.end(), {"train.workers=1", fmt::format("train.batch={}", per_worker),
                          fmt::format("train.threads={}", threads), "dist.codec=identity",
@@ -276,23 +290,42 @@ int run_training(const SimulateFlags& flags) {
   plan.algorithm = *algorithm;
   plan.steps = static_cast<int>(flags.steps);
 
-  Measured m;
+  // --compute: a duration, or a node speed for the cost model, or nothing (measure).
+  std::string how = "measured";
+  double given_s = 0, flops_per_s = 0;
   if (!flags.compute.empty()) {
     sim::Time t = 0;
-    if (!sim::parse_duration(flags.compute, t) || t <= 0) {
-      return report_simulation_failure(Status::invalid_argument(
-          fmt::format("--compute '{}' is not a duration; write e.g. 95ms, or leave it out to measure", flags.compute)));
+    if (sim::parse_duration(flags.compute, t) && t > 0) {
+      given_s = sim::to_seconds(t);
+      how = "given";
+    } else if (Result<double> rate = parse_flops(flags.compute); rate.is_ok()) {
+      flops_per_s = *rate;
+    } else {
+      return report_simulation_failure(Status::invalid_argument(fmt::format(
+          "--compute '{}' is neither a duration (95ms) nor a node speed (50GFLOPS); leave it out to measure",
+          flags.compute)));
     }
-    m.compute_s = sim::to_seconds(t);
   }
   fmt::print("# measuring a worker's step of {} on this machine's kernels...\n", flags.config_path);
   std::fflush(stdout);
-  Result<Measured> measured = measure(*config, flags);
+  Result<Measured> measured = measure(*config, flags.compute.empty());
   if (!measured.is_ok()) return report_simulation_failure(measured.status());
-  if (flags.compute.empty()) m.compute_s = measured->compute_s;
-  m.gradient_bytes = measured->gradient_bytes;
-  m.encoded_bytes = measured->encoded_bytes;
-  m.sparse = measured->sparse;
+  Measured m = *measured;
+  if (given_s > 0) m.compute_s = given_s;
+  if (flops_per_s > 0) {
+    // The cost model: 6 FLOPs per parameter per sample (forward 2, backward 4), per token for a
+    // GPT plus attention's 12 x layers x context x width (Kaplan et al. 2020). Convolutions
+    // reuse their weights across positions, so for a CNN it undercounts.
+    const double params = static_cast<double>(m.gradient_bytes) / sizeof(float);
+    const double samples = static_cast<double>(std::max<std::int64_t>(1, config->train.batch / config->train.workers));
+    const ModelConfig& model = config->model;
+    const double per_sample =
+        model.kind == "gpt" ? static_cast<double>(model.context) *
+                                  (6 * params + 12.0 * static_cast<double>(model.layers * model.context * model.embedding))
+                            : 6 * params;
+    m.compute_s = samples * per_sample / flops_per_s;
+    how = fmt::format("cost model: {:.3g} GFLOP at {:g} GFLOPS", samples * per_sample / 1e9, flops_per_s / 1e9);
+  }
   plan.compute = sim::from_seconds(m.compute_s);
   plan.gradient_bytes = m.gradient_bytes;
   plan.encoded_bytes = std::max<std::uint64_t>(1, m.encoded_bytes);
@@ -300,7 +333,7 @@ int run_training(const SimulateFlags& flags) {
 
   fmt::print("# {} ({}), codec {}: a worker computes {:.2f} ms a step ({}), sends {} of gradients ({} encoded{})\n",
              dist.strategy, plan.strategy == sim::StrategyKind::kParameterServer ? dist.sync : algo, dist.codec,
-             m.compute_s * 1e3, flags.compute.empty() ? "measured" : "given", format_bytes(double(m.gradient_bytes)),
+             m.compute_s * 1e3, how, format_bytes(double(m.gradient_bytes)),
              format_bytes(double(plan.encoded_bytes)), plan.sparse ? ", allgathered" : "");
   fmt::print("{:>7} {:>8} {:>16} {:>11} {:>8} {:>8} {:>8} {:>10} {:>12} {:>12} {:>8}\n", "workers", "servers", "link",
              "step", "compute", "comm", "wait", "efficiency", "busiest/step", "mean/step", "wall_s");
@@ -357,7 +390,9 @@ void add_simulate_command(CLI::App& root, Action& action) {
   cmd->add_option("--cluster", flags->cluster, "switch, ring, fattree:K or fattree:K:O")->capture_default_str();
   cmd->add_option("--algo", flags->algorithm, "ring, halving-doubling or tree (default: the config's, else ring)");
   cmd->add_option("--bytes", flags->bytes, "Allreduce size without a config: 100M, 64Mi, 4K")->capture_default_str();
-  cmd->add_option("--compute", flags->compute, "A worker's compute a step (e.g. 95ms) instead of measuring it");
+  cmd->add_option("--compute", flags->compute,
+                  "A worker's compute a step instead of measuring it: a duration (95ms) or, for the cost model "
+                  "of 6 FLOPs a parameter a sample, a node speed (50GFLOPS)");
   cmd->add_option("--servers", flags->servers, "ps: server shards, N or 1/K (one per K workers)");
   cmd->add_option("--fault", flags->faults, "crash:N@T, slow:N:F[@T], slownic:N:F[@T], partition:A-B@T1-T2, loss:P (repeatable)");
   cmd->add_option("--steps", flags->steps, "Training steps to simulate")->capture_default_str();

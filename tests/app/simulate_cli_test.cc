@@ -76,6 +76,15 @@ TEST(SimulateCli, AConfigIsSimulatedWithAGivenComputeTime) {
   EXPECT_TRUE(std::regex_search(
       r.out, std::regex(R"(\n\s+1\s+-\s+10Gbps,5\.000 us\s+2\.000 ms\s+100\.0%\s+0\.0%\s+0\.0%\s+1\.000)")))
       << r.out;
+
+  // The cost model: 6 FLOPs a parameter a sample, 235,146 parameters, 32 samples a worker.
+  ProcessResult cost = courier({"simulate", COURIER_SOURCE_DIR "/configs/fashion-mlp.toml", "--workers", "1",
+                                "--compute", "1GFLOPS", "--steps", "1"});
+  ASSERT_EQ(cost.exit_code, 0) << cost.err;
+  EXPECT_THAT(cost.out, HasSubstr("computes 45.15 ms a step (cost model: 0.0451 GFLOP at 1 GFLOPS)"));
+  ProcessResult bad = courier({"simulate", COURIER_SOURCE_DIR "/configs/fashion-mlp.toml", "--compute", "fast"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("neither a duration (95ms) nor a node speed (50GFLOPS)"));
 }
 
 }  // namespace
