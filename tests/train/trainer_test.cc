@@ -53,6 +53,41 @@ TEST(Trainer, AllreduceOfNWorkersEqualsOneWorkerWithTheWholeBatch) {
   }
 }
 
+// The numerics do not depend on the transport: the same losses over the simulated network.
+TEST(Trainer, OverTheSimTransportTheLossesAreThoseOfInproc) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  Result<TrainResult> inproc = train(mlp_config("inproc_vs_sim", 2, 20));
+  ASSERT_TRUE(inproc.is_ok()) << inproc.status().to_string();
+  Config config = mlp_config("sim_vs_inproc", 2, 20);
+  config.dist.transport = "sim";
+  config.dist.sim_compute_scale = 0;
+  Result<TrainResult> sim = train(config);
+  ASSERT_TRUE(sim.is_ok()) << sim.status().to_string();
+  ASSERT_EQ(sim->losses.size(), 20u);
+  for (std::size_t i = 0; i < sim->losses.size(); ++i) EXPECT_EQ(sim->losses[i], inproc->losses[i]) << "step " << i;
+  EXPECT_EQ(sim->parameters, inproc->parameters);
+  EXPECT_FALSE(inproc->simulation.has_value());
+  ASSERT_TRUE(sim->simulation.has_value());
+  EXPECT_GT(sim->simulation->end, 0);
+  EXPECT_EQ(sim->simulation->nodes.size(), 2u);
+  EXPECT_THAT(describe_simulation(*sim->simulation, sim->steps), HasSubstr("simulated: 20 steps in "));
+}
+
+TEST(Trainer, ABadSimLinkOrClusterNamesTheSyntax) {
+  Config config = mlp_config("bad_sim", 2, 5);
+  config.dist.transport = "sim";
+  config.dist.sim_link = "fast";
+  Result<TrainResult> run = train(config);
+  ASSERT_EQ(run.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(run.status().message(), HasSubstr("dist.sim_link = \"fast\""));
+  EXPECT_THAT(run.status().message(), HasSubstr("25Gbps,5us"));
+  config.dist.sim_link = "25Gbps,5us";
+  config.dist.sim_cluster = "torus";
+  run = train(config);
+  ASSERT_EQ(run.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(run.status().message(), HasSubstr("dist.sim_cluster"));
+}
+
 TEST(Trainer, StopsAfterMaxBadStepsOfNonFiniteGradients) {
   if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
   Config config = mlp_config("diverge", 2, 50);

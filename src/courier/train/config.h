@@ -88,6 +88,9 @@ struct DistConfig {
   std::int64_t stages = 1;            // pipeline: stages, >= 1
   std::int64_t microbatches = 1;      // pipeline: micro-batches per step, >= 1
   std::string schedule = "1f1b";      // pipeline: gpipe | 1f1b
+  std::string sim_link = "25Gbps,5us";  // sim: bandwidth and latency of every link (sim::parse_link)
+  std::string sim_cluster = "switch";   // sim: switch | fattree:K[:O] | ring
+  double sim_compute_scale = 1.0;       // sim: virtual seconds a real second of compute costs, >= 0
 
   friend bool operator==(const DistConfig&, const DistConfig&) = default;
 };
