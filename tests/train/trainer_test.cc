@@ -70,7 +70,10 @@ TEST(Trainer, OverTheSimTransportTheLossesAreThoseOfInproc) {
   ASSERT_TRUE(sim->simulation.has_value());
   EXPECT_GT(sim->simulation->end, 0);
   EXPECT_EQ(sim->simulation->nodes.size(), 2u);
-  EXPECT_THAT(describe_simulation(*sim->simulation, sim->steps), HasSubstr("simulated: 20 steps in "));
+  ASSERT_TRUE(sim->simulated_steps.has_value());
+  EXPECT_GT(sim->simulated_steps->end, 0);
+  EXPECT_LT(sim->simulated_steps->end, sim->simulation->end);  // the start's broadcast is left out
+  EXPECT_THAT(describe_simulation(*sim->simulated_steps, sim->steps), HasSubstr("simulated: 20 steps in "));
 }
 
 TEST(Trainer, ABadSimLinkOrClusterNamesTheSyntax) {

@@ -134,6 +134,25 @@ std::unique_ptr<Strategy> make_strategy(const Run& run, Communicator& world, Com
   return std::make_unique<AllreduceStrategy>(workers, std::move(layers), options);
 }
 
+// What happened in virtual time between two reports of one sim run.
+SimReport simulated_since(const SimReport& now, const SimReport& before) {
+  SimReport window = now;
+  window.end = now.end - before.end;
+  for (std::size_t i = 0; i < window.nodes.size() && i < before.nodes.size(); ++i) {
+    window.nodes[i].compute -= before.nodes[i].compute;
+    window.nodes[i].communicate -= before.nodes[i].communicate;
+    window.nodes[i].wait -= before.nodes[i].wait;
+    window.nodes[i].end = 0;
+  }
+  window.network.messages -= before.network.messages;
+  window.network.bytes -= before.network.bytes;
+  window.network.lost -= before.network.lost;
+  window.network.undeliverable -= before.network.undeliverable;
+  window.deliveries -= before.deliveries;
+  window.trace.clear();
+  return window;
+}
+
 // One worker's training loop.
 class Worker {
  public:
@@ -230,6 +249,11 @@ Status Worker::run() {
   if (Status s = prepare(); !s.is_ok()) return s;
   // With evaluations every N steps, one of the fresh model too, as nanoGPT and char_gpt.py do.
   if (reporting() && run_.start_step == 0 && config_.train.eval_every > 0) evaluate_now(0, /*final=*/false);
+  // Over sim, worker 0 reads the virtual clocks around the steps (evaluations and checkpoints
+  // between them count; the start's broadcast and the final evaluation do not).
+  const auto* sim = dynamic_cast<const SimTransport*>(&world_.transport());
+  std::optional<SimReport> sim_before_steps;
+  if (sim != nullptr && reporting()) sim_before_steps = sim->report();
   for (std::int64_t step = run_.start_step; step < run_.total_steps; ++step) {
     if (Status s = this->step(step); !s.is_ok()) return s;
     if (step + 1 == run_.total_steps) break;  // the last evaluation and checkpoint follow finish()
@@ -241,6 +265,7 @@ Status Worker::run() {
   // model: evaluate and save what it left.
   if (Status s = strategy_->finish(model_->parameters(), *optimizer_); !s.is_ok()) return s;
   if (!reporting()) return Status::ok();
+  if (sim_before_steps) run_.result.simulated_steps = simulated_since(sim->report(), *sim_before_steps);
   if (pipeline_) report_pipeline_stages();
   evaluate_now(run_.total_steps, /*final=*/true);
   if (Status s = save_checkpoint(run_.total_steps); !s.is_ok()) return s;

@@ -66,11 +66,15 @@ struct TrainResult {
   double raw_bytes_per_step = 0.0;
   bool is_reporting_rank = false;        // false on the other MPI ranks, whose result is empty
   std::vector<PipelineStageReport> pipeline_stages;  // dist.strategy = pipeline: replica 0's stages
-  std::optional<SimReport> simulation;   // dist.transport = sim: virtual time and its split a node
+  std::optional<SimReport> simulation;   // dist.transport = sim: the whole run in virtual time
+  // The same over the training steps alone (from worker 0's first step to its last; not the
+  // start's broadcast nor the final evaluation). Its nodes' `end` is 0.
+  std::optional<SimReport> simulated_steps;
 };
 
 // "simulated: 20 steps in 0.410 s of virtual time, step 20.300 ms (compute 71%, communication
-// 25%, waiting 4%)": the shares are over every node's virtual time.
+// 25%, waiting 4%)" for a report of the steps (TrainResult::simulated_steps): the shares are
+// over every node's virtual time.
 std::string describe_simulation(const SimReport& report, std::int64_t steps);
 
 // Trains as `config` says. Fails with a Status naming what is wrong (a missing data file, a
