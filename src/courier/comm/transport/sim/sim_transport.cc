@@ -312,8 +312,12 @@ std::string SimFabric::stall_message(int rank) const {
     seen[static_cast<std::size_t>(s)] = true;
     s = peer.blocked_source;
   }
-  if (chain.empty()) return text;
-  return fmt::format("{}: {}", text, fmt::join(chain, "; "));
+  if (!chain.empty()) text = fmt::format("{}: {}", text, fmt::join(chain, "; "));
+  if (network_.stats().undeliverable > 0) {
+    text += fmt::format("; the network dropped {} message(s) for good (a crash, or a partition that never heals)",
+                        network_.stats().undeliverable);
+  }
+  return text;
 }
 
 // ---- messages ----
