@@ -76,6 +76,19 @@ TEST(Trainer, OverTheSimTransportTheLossesAreThoseOfInproc) {
   EXPECT_THAT(describe_simulation(*sim->simulated_steps, sim->steps), HasSubstr("simulated: 20 steps in "));
 }
 
+// A worker crashed by the fault plan: the run fails, naming it and its virtual time, and ends.
+TEST(Trainer, OverSimACrashedWorkerIsNamed) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  Config config = mlp_config("sim_crash", 3, 20);
+  config.dist.transport = "sim";
+  config.dist.sim_compute_scale = 0;
+  config.dist.sim_faults = "crash:1@1ms";
+  Result<TrainResult> run = train(config);
+  ASSERT_FALSE(run.is_ok());
+  EXPECT_EQ(run.status().code(), StatusCode::kUnavailable) << run.status().to_string();
+  EXPECT_THAT(run.status().message(), HasSubstr("rank 1 crashed at 1.000 ms")) << run.status().to_string();
+}
+
 TEST(Trainer, ABadSimLinkOrClusterNamesTheSyntax) {
   Config config = mlp_config("bad_sim", 2, 5);
   config.dist.transport = "sim";
@@ -89,6 +102,15 @@ TEST(Trainer, ABadSimLinkOrClusterNamesTheSyntax) {
   run = train(config);
   ASSERT_EQ(run.status().code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(run.status().message(), HasSubstr("dist.sim_cluster"));
+  config.dist.sim_cluster = "switch";
+  config.dist.sim_faults = "crash:1@10ms explode:2";
+  run = train(config);
+  ASSERT_EQ(run.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(run.status().message(), HasSubstr("dist.sim_faults"));
+  config.dist.sim_faults = "crash:7@10ms";  // a world of 2
+  run = train(config);
+  ASSERT_EQ(run.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(run.status().message(), HasSubstr("7"));
 }
 
 TEST(Trainer, StopsAfterMaxBadStepsOfNonFiniteGradients) {

@@ -221,6 +221,11 @@ const std::vector<KeySpec>& key_table() {
        .doc = "sim: virtual seconds a node's compute costs per real second it took; 0: compute is free and the "
               "run is deterministic to the byte; 2: a machine half as fast",
        .aliases = {"compute_scale", "sim_speed"}},
+      {.section = "dist", .name = "sim_faults", .field = &member<&C::dist, &X::sim_faults>,
+       .doc = "sim: what goes wrong and when, space-separated: crash:N@T (node N stops at virtual time T), "
+              "slow:N:F[@T] (computes F times slower), slownic:N:F[@T], partition:A-B@T1-T2 (T2 may be never), "
+              "loss:P; empty: nothing",
+       .aliases = {"faults", "fault_plan"}},
 
       {.section = "checkpoint", .name = "every", .field = &member<&C::checkpoint, &K::every>, .range = at_least(0),
        .doc = "steps between checkpoints; 0: only at the end", .aliases = {"interval", "save_every", "every_steps"}},

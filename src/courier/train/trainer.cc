@@ -530,6 +530,9 @@ Status sim_options(const Config& config, SimTransportOptions& options) {
   options.cluster.link = *link;
   if (Status s = sim::parse_fabric(config.dist.sim_cluster, options.cluster); !s.is_ok()) return s;
   options.compute_scale = config.dist.sim_compute_scale;
+  Result<std::vector<sim::Fault>> faults = parse_sim_faults(config.dist.sim_faults);
+  if (!faults.is_ok()) return faults.status();
+  options.faults = std::move(*faults);
   options.seed = config.train.seed;
   return Status::ok();
 }
