@@ -205,6 +205,24 @@ TEST(SimTransport, AnExpiredDeadlineIsAPollAndSendsArriveInOrder) {
   for (const Status& s : results) EXPECT_TRUE(s.is_ok()) << s.to_string();
 }
 
+// As on inproc: the closing rank's own receive is cancelled, and a receive from it fails.
+TEST(SimTransport, CloseCancelsOwnReceivesAndPeersSeeTheRankGone) {
+  Result<std::vector<std::unique_ptr<Transport>>> world = make_sim_world(free_compute(2));
+  ASSERT_TRUE(world.is_ok());
+  const std::vector<Status> results = run_sim_nodes(*world, [](Transport& t) -> Status {
+    if (t.rank() == 1) {
+      RecvHandle mine = t.recv(0, 4);
+      t.close();
+      EXPECT_EQ(mine.wait(Deadline::never()).status().code(), StatusCode::kCancelled);
+      return Status::ok();
+    }
+    return t.recv(1, 4).wait(Deadline::never()).status();
+  });
+  EXPECT_EQ(results[0].code(), StatusCode::kUnavailable) << results[0].to_string();
+  EXPECT_THAT(results[0].message(), HasSubstr("rank 1 is gone"));
+  EXPECT_TRUE(results[1].is_ok());
+}
+
 TEST(SimTransport, RunNodesRunsOnSimAndFillsTheReport) {
   EXPECT_EQ(parse_transport_kind("sim"), TransportKind::kSim);
   EXPECT_EQ(transport_kind_name(TransportKind::kSim), "sim");
