@@ -75,6 +75,10 @@ int run_train(const TrainFlags& flags) {
     fmt::print("done: {} steps, {}, {}{}; run directory {}\n", result->steps, format_eval(*result->last_eval), rate,
                sent, config->train.out);
   }
+  if (result->simulated_steps) {
+    fmt::print("{}; the whole run {}\n", describe_simulation(*result->simulated_steps, result->steps),
+               sim::format_time(result->simulation->end));
+  }
   if (!flags.trace_path.empty()) {
     if (Status s = trace.write(flags.trace_path); !s.is_ok()) {
       fmt::print(stderr, "courier: {}\n", s.to_string());

@@ -107,11 +107,22 @@ TEST(TrainCli, EvalOfAMissingCheckpointSaysSo) {
   EXPECT_THAT(r.err, HasSubstr("/nonexistent/checkpoints"));
 }
 
-TEST(TrainCli, UnbuiltStrategyOrTransportIsRefusedNamingTheAlternatives) {
-  ProcessResult r = courier({"train", mlp(), "--set", "dist.transport=sim"});
+TEST(TrainCli, ASimRunPrintsItsVirtualTime) {
+  if (!fs::exists(kFashionMnist)) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  const fs::path run = scratch("sim") / "run";
+  ProcessResult r = courier({"train", mlp(), "--set", "dist.transport=sim", "--set", "train.workers=2", "--set",
+                             "train.iters=5", "--set", "dist.sim_compute_scale=0", "--set", "train.out=" + run.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("simulated: 5 steps in "));
+  EXPECT_THAT(r.out, HasSubstr("of virtual time, step "));
+  EXPECT_THAT(r.out, HasSubstr("(compute 0%"));
+}
+
+TEST(TrainCli, ABadSimLinkIsRefusedShowingTheSyntax) {
+  ProcessResult r = courier({"train", mlp(), "--set", "dist.transport=sim", "--set", "dist.sim_link=fast"});
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_THAT(r.err, HasSubstr("sim"));
-  EXPECT_THAT(r.err, HasSubstr("inproc"));
+  EXPECT_THAT(r.err, HasSubstr("dist.sim_link"));
+  EXPECT_THAT(r.err, HasSubstr("25Gbps,5us"));
 }
 
 TEST(TrainCli, ShortRunPrintsProgressWritesMetricsAndEvaluates) {

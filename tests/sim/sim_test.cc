@@ -40,6 +40,23 @@ TEST(SimEngine, RunsEventsInTimeThenSchedulingOrder) {
   EXPECT_EQ(engine.now(), 20);
 }
 
+TEST(SimEngine, StepRunsOneEventAtATimeInTheSameOrder) {
+  Engine engine;
+  std::string order;
+  engine.at(20, [&] { order += 'c'; });
+  engine.at(10, [&] { order += 'a'; });
+  engine.at(10, [&] { order += 'b'; });
+  EXPECT_TRUE(engine.step());
+  EXPECT_EQ(order, "a");
+  EXPECT_EQ(engine.now(), 10);
+  EXPECT_TRUE(engine.step());
+  EXPECT_TRUE(engine.step());
+  EXPECT_EQ(order, "abc");
+  EXPECT_EQ(engine.now(), 20);
+  EXPECT_FALSE(engine.step());
+  EXPECT_EQ(engine.events_run(), 3u);
+}
+
 TEST(SimEngine, CoroutinesSleepAndAwaitEachOther) {
   Engine engine;
   std::vector<Time> seen;

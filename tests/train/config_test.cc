@@ -97,6 +97,10 @@ TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(c.dist.local_steps, 8);
   EXPECT_EQ(c.dist.graph, "ring");
   EXPECT_EQ(c.dist.schedule, "1f1b");
+  EXPECT_EQ(c.dist.sim_link, "25Gbps,5us");
+  EXPECT_EQ(c.dist.sim_cluster, "switch");
+  EXPECT_DOUBLE_EQ(c.dist.sim_compute_scale, 1.0);
+  EXPECT_EQ(c.dist.sim_faults, "");
   EXPECT_EQ(c.checkpoint.every, 0);
   EXPECT_EQ(c.checkpoint.keep, 3);
 
@@ -109,7 +113,7 @@ TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
 TEST(ConfigTest, EveryKeyIsInTheTableOnce) {
   const std::vector<std::string> names = config_key_names();
   EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size());
-  EXPECT_EQ(names.size(), 57u) << "a key was added or removed: update the tests below and configs/";
+  EXPECT_EQ(names.size(), 61u) << "a key was added or removed: update the tests below and configs/";
   for (const config_keys::KeySpec& spec : config_keys::table()) {
     EXPECT_FALSE(spec.doc.empty()) << config_keys::full_name(spec);
     EXPECT_TRUE(config_keys::is_section(spec.section)) << config_keys::full_name(spec);
@@ -268,6 +272,10 @@ std::vector<OverrideCase> every_key_override() {
       {"dist.stages", "dist.stages=4", [](Config& c) { c.dist.stages = 4; }},
       {"dist.microbatches", "dist.microbatches=8", [](Config& c) { c.dist.microbatches = 8; }},
       {"dist.schedule", "dist.schedule=gpipe", [](Config& c) { c.dist.schedule = "gpipe"; }},
+      {"dist.sim_link", "dist.sim_link=100Gbps,2us", [](Config& c) { c.dist.sim_link = "100Gbps,2us"; }},
+      {"dist.sim_cluster", "dist.sim_cluster=fattree:4", [](Config& c) { c.dist.sim_cluster = "fattree:4"; }},
+      {"dist.sim_compute_scale", "dist.sim_compute_scale=0", [](Config& c) { c.dist.sim_compute_scale = 0; }},
+      {"dist.sim_faults", "dist.sim_faults=crash:1@10ms", [](Config& c) { c.dist.sim_faults = "crash:1@10ms"; }},
       {"checkpoint.every", "checkpoint.every=100", [](Config& c) { c.checkpoint.every = 100; }},
       {"checkpoint.keep", "checkpoint.keep=0", [](Config& c) { c.checkpoint.keep = 0; }},
   };

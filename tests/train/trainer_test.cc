@@ -53,6 +53,66 @@ TEST(Trainer, AllreduceOfNWorkersEqualsOneWorkerWithTheWholeBatch) {
   }
 }
 
+// The numerics do not depend on the transport: the same losses over the simulated network.
+TEST(Trainer, OverTheSimTransportTheLossesAreThoseOfInproc) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  Result<TrainResult> inproc = train(mlp_config("inproc_vs_sim", 2, 20));
+  ASSERT_TRUE(inproc.is_ok()) << inproc.status().to_string();
+  Config config = mlp_config("sim_vs_inproc", 2, 20);
+  config.dist.transport = "sim";
+  config.dist.sim_compute_scale = 0;
+  Result<TrainResult> sim = train(config);
+  ASSERT_TRUE(sim.is_ok()) << sim.status().to_string();
+  ASSERT_EQ(sim->losses.size(), 20u);
+  for (std::size_t i = 0; i < sim->losses.size(); ++i) EXPECT_EQ(sim->losses[i], inproc->losses[i]) << "step " << i;
+  EXPECT_EQ(sim->parameters, inproc->parameters);
+  EXPECT_FALSE(inproc->simulation.has_value());
+  ASSERT_TRUE(sim->simulation.has_value());
+  EXPECT_GT(sim->simulation->end, 0);
+  EXPECT_EQ(sim->simulation->nodes.size(), 2u);
+  ASSERT_TRUE(sim->simulated_steps.has_value());
+  EXPECT_GT(sim->simulated_steps->end, 0);
+  EXPECT_LT(sim->simulated_steps->end, sim->simulation->end);  // the start's broadcast is left out
+  EXPECT_THAT(describe_simulation(*sim->simulated_steps, sim->steps), HasSubstr("simulated: 20 steps in "));
+}
+
+// A worker crashed by the fault plan: the run fails, naming it and its virtual time, and ends.
+TEST(Trainer, OverSimACrashedWorkerIsNamed) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  Config config = mlp_config("sim_crash", 3, 20);
+  config.dist.transport = "sim";
+  config.dist.sim_compute_scale = 0;
+  config.dist.sim_faults = "crash:1@1ms";
+  Result<TrainResult> run = train(config);
+  ASSERT_FALSE(run.is_ok());
+  EXPECT_EQ(run.status().code(), StatusCode::kUnavailable) << run.status().to_string();
+  EXPECT_THAT(run.status().message(), HasSubstr("rank 1 crashed at 1.000 ms")) << run.status().to_string();
+}
+
+TEST(Trainer, ABadSimLinkOrClusterNamesTheSyntax) {
+  Config config = mlp_config("bad_sim", 2, 5);
+  config.dist.transport = "sim";
+  config.dist.sim_link = "fast";
+  Result<TrainResult> run = train(config);
+  ASSERT_EQ(run.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(run.status().message(), HasSubstr("dist.sim_link = \"fast\""));
+  EXPECT_THAT(run.status().message(), HasSubstr("25Gbps,5us"));
+  config.dist.sim_link = "25Gbps,5us";
+  config.dist.sim_cluster = "torus";
+  run = train(config);
+  ASSERT_EQ(run.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(run.status().message(), HasSubstr("dist.sim_cluster"));
+  config.dist.sim_cluster = "switch";
+  config.dist.sim_faults = "crash:1@10ms explode:2";
+  run = train(config);
+  ASSERT_EQ(run.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(run.status().message(), HasSubstr("dist.sim_faults"));
+  config.dist.sim_faults = "crash:7@10ms";  // a world of 2
+  run = train(config);
+  ASSERT_EQ(run.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(run.status().message(), HasSubstr("7"));
+}
+
 TEST(Trainer, StopsAfterMaxBadStepsOfNonFiniteGradients) {
   if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
   Config config = mlp_config("diverge", 2, 50);

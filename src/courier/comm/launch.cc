@@ -23,13 +23,41 @@ Status run_guarded(const std::function<Status(Communicator&)>& node, Communicato
   }
 }
 
+Status first_failure(const std::vector<Status>& results) {
+  for (const Status& s : results) {
+    if (!s.is_ok()) return s;
+  }
+  return Status::ok();
+}
+
+Status run_sim(const LaunchOptions& options, const std::function<Status(Communicator&)>& node) {
+  SimTransportOptions sim = options.sim;
+  sim.world_size = options.world_size;
+  Result<std::vector<std::unique_ptr<Transport>>> endpoints = make_sim_world(sim);
+  if (!endpoints.is_ok()) return endpoints.status();
+  const std::vector<Status> results = run_sim_nodes(*endpoints, [&](Transport& transport) {
+    Communicator comm(transport, options.communicator);
+    return run_guarded(node, comm);
+  });
+  if (options.sim_report != nullptr) *options.sim_report = static_cast<SimTransport&>(*endpoints->front()).report();
+  return first_failure(results);
+}
+
 }  // namespace
 
-std::string_view transport_kind_name(TransportKind kind) { return kind == TransportKind::kMpi ? "mpi" : "inproc"; }
+std::string_view transport_kind_name(TransportKind kind) {
+  switch (kind) {
+    case TransportKind::kMpi: return "mpi";
+    case TransportKind::kSim: return "sim";
+    case TransportKind::kInproc: break;
+  }
+  return "inproc";
+}
 
 std::optional<TransportKind> parse_transport_kind(std::string_view name) {
   if (name == "inproc") return TransportKind::kInproc;
   if (name == "mpi") return TransportKind::kMpi;
+  if (name == "sim") return TransportKind::kSim;
   return std::nullopt;
 }
 
@@ -46,6 +74,7 @@ Status run_nodes(const LaunchOptions& options, const std::function<Status(Commun
     Communicator comm(**transport, options.communicator);
     return run_guarded(node, comm);
   }
+  if (options.transport == TransportKind::kSim) return run_sim(options, node);
   std::vector<std::unique_ptr<Transport>> endpoints = make_inproc_world(options.world_size);
   std::vector<Status> results(endpoints.size());
   std::vector<std::thread> threads;
@@ -56,10 +85,7 @@ Status run_nodes(const LaunchOptions& options, const std::function<Status(Commun
     });
   }
   for (auto& t : threads) t.join();
-  for (const Status& s : results) {
-    if (!s.is_ok()) return s;
-  }
-  return Status::ok();
+  return first_failure(results);
 }
 
 }  // namespace courier

@@ -1,6 +1,7 @@
 // run_nodes: runs a node function on every rank of a world, whatever the transport. On
 // inproc every rank is a thread of this process; on mpi this process is one rank (mpirun
-// started the others) and runs only its own node. Strategies, demos and benchmarks start
+// started the others) and runs only its own node; on sim every rank is a thread too, the
+// threads taking turns in virtual time over a modelled cluster (transport/sim/sim_transport.h). Strategies, demos and benchmarks start
 // their nodes through this, so the same node code runs on both.
 #pragma once
 
@@ -10,19 +11,22 @@
 
 #include "courier/comm/communicator.h"
 #include "courier/comm/transport/mpi/mpi_transport.h"
+#include "courier/comm/transport/sim/sim_transport.h"
 #include "courier/core/status.h"
 
 namespace courier {
 
-enum class TransportKind { kInproc, kMpi };
+enum class TransportKind { kInproc, kMpi, kSim };
 std::string_view transport_kind_name(TransportKind kind);
-std::optional<TransportKind> parse_transport_kind(std::string_view name);  // "inproc", "mpi"
+std::optional<TransportKind> parse_transport_kind(std::string_view name);  // "inproc", "mpi", "sim"
 
 struct LaunchOptions {
   TransportKind transport = TransportKind::kInproc;
-  int world_size = 1;       // inproc: the number of threads; mpi: must equal mpirun's -n
+  int world_size = 1;       // inproc, sim: the number of threads; mpi: must equal mpirun's -n
   CommunicatorOptions communicator;
   MpiOptions mpi;
+  SimTransportOptions sim;  // its world_size is set to world_size
+  SimReport* sim_report = nullptr;  // sim: filled in after the run (also a failed one) when set
 };
 
 // Calls node(comm) for every local rank and returns OK when every local node did, or the

@@ -49,4 +49,18 @@ std::uint64_t Engine::run(Time until) {
   return count;
 }
 
+bool Engine::step() {
+  if (queue_.empty()) return false;
+  Event event = std::move(const_cast<Event&>(queue_.top()));
+  queue_.pop();
+  now_ = event.when;
+  ++events_run_;
+  if (event.resume) {
+    event.resume.resume();
+  } else {
+    event.action();
+  }
+  return true;
+}
+
 }  // namespace courier::sim

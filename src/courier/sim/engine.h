@@ -108,6 +108,9 @@ class Engine {
 
   // Runs events until none is left or the next is later than `until`. Returns the number run.
   std::uint64_t run(Time until = kNever);
+  // Runs the next event, if any; false when none is left. For drivers that must stop between
+  // events (the sim transport hands control to a node thread after the event that wakes it).
+  bool step();
   bool idle() const { return queue_.empty(); }
   std::uint64_t events_run() const { return events_run_; }
 

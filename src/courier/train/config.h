@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "courier/core/status.h"
+#include "courier/sim/faults.h"
 
 namespace courier {
 
@@ -88,6 +89,10 @@ struct DistConfig {
   std::int64_t stages = 1;            // pipeline: stages, >= 1
   std::int64_t microbatches = 1;      // pipeline: micro-batches per step, >= 1
   std::string schedule = "1f1b";      // pipeline: gpipe | 1f1b
+  std::string sim_link = "25Gbps,5us";  // sim: bandwidth and latency of every link (sim::parse_link)
+  std::string sim_cluster = "switch";   // sim: switch | fattree:K[:O] | ring
+  double sim_compute_scale = 1.0;       // sim: virtual seconds a real second of compute costs, >= 0
+  std::string sim_faults;               // sim: fault plan, space-separated (sim/faults.h); empty: none
 
   friend bool operator==(const DistConfig&, const DistConfig&) = default;
 };
@@ -135,6 +140,10 @@ std::string to_toml(const Config& config);
 // covers the workers, something to train for, ps sync modes only with ps, ...). Returns
 // the first problem, naming the keys and what to change.
 Status validate(const Config& config);
+
+// dist.sim_faults: faults (sim/faults.h) separated by spaces, commas or semicolons, each
+// written without spaces ("crash:1@10ms slow:0:2").
+Result<std::vector<sim::Fault>> parse_sim_faults(std::string_view plan);
 
 // Every key as "section.key", in table order (model, data, train, dist, checkpoint).
 std::vector<std::string> config_key_names();

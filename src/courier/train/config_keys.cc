@@ -207,6 +207,25 @@ const std::vector<KeySpec>& key_table() {
       {.section = "dist", .name = "schedule", .field = &member<&C::dist, &X::schedule>, .choices = {"gpipe", "1f1b"},
        .doc = "pipeline: all forwards then all backwards (gpipe), or one forward one backward (1f1b)",
        .aliases = {"pipeline_schedule"}},
+      {.section = "dist", .name = "sim_link", .field = &member<&C::dist, &X::sim_link>, .non_empty = true,
+       .doc = "sim: every link's bandwidth and latency, optionally a loss probability: \"25Gbps,5us\", "
+              "\"100Gbps,2us,loss=0.001\" (bandwidth in bps, Kbps, Mbps, Gbps, Tbps, MB/s or GB/s; latency in ns, "
+              "us, ms or s)",
+       .aliases = {"link", "sim_network"}},
+      {.section = "dist", .name = "sim_cluster", .field = &member<&C::dist, &X::sim_cluster>, .non_empty = true,
+       .doc = "sim: how the nodes are wired: switch (one non-blocking switch), fattree:K[:O] (leaves of K nodes "
+              "under a spine, uplinks oversubscribed O:1), ring (each node to its two neighbours)",
+       .aliases = {"cluster", "fabric", "sim_fabric"}},
+      {.section = "dist", .name = "sim_compute_scale", .field = &member<&C::dist, &X::sim_compute_scale>,
+       .range = at_least(0),
+       .doc = "sim: virtual seconds a node's compute costs per real second it took; 0: compute is free and the "
+              "run is deterministic to the byte; 2: a machine half as fast",
+       .aliases = {"compute_scale", "sim_speed"}},
+      {.section = "dist", .name = "sim_faults", .field = &member<&C::dist, &X::sim_faults>,
+       .doc = "sim: what goes wrong and when, space-separated: crash:N@T (node N stops at virtual time T), "
+              "slow:N:F[@T] (computes F times slower), slownic:N:F[@T], partition:A-B@T1-T2 (T2 may be never), "
+              "loss:P; empty: nothing",
+       .aliases = {"faults", "fault_plan"}},
 
       {.section = "checkpoint", .name = "every", .field = &member<&C::checkpoint, &K::every>, .range = at_least(0),
        .doc = "steps between checkpoints; 0: only at the end", .aliases = {"interval", "save_every", "every_steps"}},

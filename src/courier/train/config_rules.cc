@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include "courier/comm/codecs/compressor.h"
+#include "courier/sim/cluster.h"
+#include "courier/sim/faults.h"
 #include "courier/train/config.h"
 #include "courier/train/config_keys.h"
 
@@ -145,6 +147,24 @@ Status freeze_needs_adam(const Config& c) {
       c.train.freeze_variance_at));
 }
 
+// Checked whatever dist.transport is, so a typo is caught before a run switches to sim.
+Status sim_network_parses(const Config& c) {
+  if (Result<sim::LinkSpec> link = sim::parse_link(c.dist.sim_link); !link.is_ok()) {
+    return Status::invalid_argument(fmt::format("dist.sim_link = {}: {}", format_value(c.dist.sim_link),
+                                                link.status().message()));
+  }
+  sim::ClusterSpec spec;
+  if (Status s = sim::parse_fabric(c.dist.sim_cluster, spec); !s.is_ok()) {
+    return Status::invalid_argument(fmt::format("dist.sim_cluster = {}: {}", format_value(c.dist.sim_cluster),
+                                                s.message()));
+  }
+  if (Result<std::vector<sim::Fault>> faults = parse_sim_faults(c.dist.sim_faults); !faults.is_ok()) {
+    return Status::invalid_argument(fmt::format("dist.sim_faults = {}: {}", format_value(c.dist.sim_faults),
+                                                faults.status().message()));
+  }
+  return Status::ok();
+}
+
 constexpr std::array kRules = {
     config_keys::Rule{"train.epochs > 0 or train.iters > 0", &something_to_train},
     config_keys::Rule{"train.batch >= train.workers (the global batch is split across the workers)",
@@ -167,9 +187,29 @@ constexpr std::array kRules = {
                       &codec_is_known},
     config_keys::Rule{"dist.codec = powersgd:R: dist.strategy = allreduce or local-sgd", &powersgd_needs_allreduce},
     config_keys::Rule{"train.freeze_variance_at > 0: train.optimizer = adam or adamw", &freeze_needs_adam},
+    config_keys::Rule{"dist.sim_link is a link (\"25Gbps,5us\"), dist.sim_cluster a fabric (switch, "
+                      "fattree:K[:O], ring) and dist.sim_faults a fault plan",
+                      &sim_network_parses},
 };
 
 }  // namespace
+
+Result<std::vector<sim::Fault>> parse_sim_faults(std::string_view plan) {
+  std::vector<sim::Fault> faults;
+  std::size_t at = 0;
+  while (at < plan.size()) {
+    if (plan[at] == ' ' || plan[at] == ',' || plan[at] == ';') {
+      ++at;
+      continue;
+    }
+    const std::size_t end = std::min(plan.find_first_of(" ,;", at), plan.size());
+    Result<sim::Fault> fault = sim::parse_fault(plan.substr(at, end - at));
+    if (!fault.is_ok()) return fault.status();
+    faults.push_back(*fault);
+    at = end;
+  }
+  return faults;
+}
 
 std::span<const config_keys::Rule> config_keys::rules() { return kRules; }
 

@@ -130,7 +130,27 @@ std::unique_ptr<Strategy> make_strategy(const Run& run, Communicator& world, Com
   options.bucket_bytes = static_cast<std::size_t>(config.dist.bucket_mb * (1 << 20));
   options.collective = collective_options(config);
   options.compression = compression_options(config, specs);
+  options.overlap = config.dist.transport != "sim";  // a sim node is one thread
   return std::make_unique<AllreduceStrategy>(workers, std::move(layers), options);
+}
+
+// What happened in virtual time between two reports of one sim run.
+SimReport simulated_since(const SimReport& now, const SimReport& before) {
+  SimReport window = now;
+  window.end = now.end - before.end;
+  for (std::size_t i = 0; i < window.nodes.size() && i < before.nodes.size(); ++i) {
+    window.nodes[i].compute -= before.nodes[i].compute;
+    window.nodes[i].communicate -= before.nodes[i].communicate;
+    window.nodes[i].wait -= before.nodes[i].wait;
+    window.nodes[i].end = 0;
+  }
+  window.network.messages -= before.network.messages;
+  window.network.bytes -= before.network.bytes;
+  window.network.lost -= before.network.lost;
+  window.network.undeliverable -= before.network.undeliverable;
+  window.deliveries -= before.deliveries;
+  window.trace.clear();
+  return window;
 }
 
 // One worker's training loop.
@@ -229,6 +249,11 @@ Status Worker::run() {
   if (Status s = prepare(); !s.is_ok()) return s;
   // With evaluations every N steps, one of the fresh model too, as nanoGPT and char_gpt.py do.
   if (reporting() && run_.start_step == 0 && config_.train.eval_every > 0) evaluate_now(0, /*final=*/false);
+  // Over sim, worker 0 reads the virtual clocks around the steps (evaluations and checkpoints
+  // between them count; the start's broadcast and the final evaluation do not).
+  const auto* sim = dynamic_cast<const SimTransport*>(&world_.transport());
+  std::optional<SimReport> sim_before_steps;
+  if (sim != nullptr && reporting()) sim_before_steps = sim->report();
   for (std::int64_t step = run_.start_step; step < run_.total_steps; ++step) {
     if (Status s = this->step(step); !s.is_ok()) return s;
     if (step + 1 == run_.total_steps) break;  // the last evaluation and checkpoint follow finish()
@@ -240,6 +265,7 @@ Status Worker::run() {
   // model: evaluate and save what it left.
   if (Status s = strategy_->finish(model_->parameters(), *optimizer_); !s.is_ok()) return s;
   if (!reporting()) return Status::ok();
+  if (sim_before_steps) run_.result.simulated_steps = simulated_since(sim->report(), *sim_before_steps);
   if (pipeline_) report_pipeline_stages();
   evaluate_now(run_.total_steps, /*final=*/true);
   if (Status s = save_checkpoint(run_.total_steps); !s.is_ok()) return s;
@@ -497,10 +523,17 @@ Status run_node(Run& run, Communicator& world) {
   return worker.run();
 }
 
-Status check_supported(const Config& config) {
-  if (config.dist.transport == "sim") {
-    return Status::unimplemented("dist.transport = \"sim\" is not built yet; use inproc or mpi");
-  }
+// The sim transport's options from dist.sim_* (validate() has parsed them once already).
+Status sim_options(const Config& config, SimTransportOptions& options) {
+  Result<sim::LinkSpec> link = sim::parse_link(config.dist.sim_link);
+  if (!link.is_ok()) return link.status();
+  options.cluster.link = *link;
+  if (Status s = sim::parse_fabric(config.dist.sim_cluster, options.cluster); !s.is_ok()) return s;
+  options.compute_scale = config.dist.sim_compute_scale;
+  Result<std::vector<sim::Fault>> faults = parse_sim_faults(config.dist.sim_faults);
+  if (!faults.is_ok()) return faults.status();
+  options.faults = std::move(*faults);
+  options.seed = config.train.seed;
   return Status::ok();
 }
 
@@ -508,7 +541,6 @@ Status check_supported(const Config& config) {
 
 Result<TrainResult> train(const Config& config, const TrainOptions& options, const TrainEvents& events) {
   if (Status s = validate(config); !s.is_ok()) return s;
-  if (Status s = check_supported(config); !s.is_ok()) return s;
   Result<RunData> data = load_run_data(config);
   if (!data.is_ok()) return data.status();
   Run run{config, options, events, std::move(*data)};
@@ -534,6 +566,11 @@ Result<TrainResult> train(const Config& config, const TrainOptions& options, con
   launch.world_size = pipeline_grid(config).world_size() +
                       (is_parameter_server(config) ? static_cast<int>(config.dist.servers) : 0);
   launch.communicator.trace = options.trace;
+  SimReport sim_report;
+  if (launch.transport == TransportKind::kSim) {
+    if (Status s = sim_options(config, launch.sim); !s.is_ok()) return s;
+    launch.sim_report = &sim_report;
+  }
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   run.threads_per_node = config.train.threads > 0 ? static_cast<int>(config.train.threads)
                                                   : std::max(1, cores / pipeline_grid(config).world_size());
@@ -541,7 +578,7 @@ Result<TrainResult> train(const Config& config, const TrainOptions& options, con
 
   // In process every node writes to one metrics file; on mpi each process to its own.
   const std::filesystem::path out(config.train.out);
-  if (launch.transport == TransportKind::kInproc) {
+  if (launch.transport != TransportKind::kMpi) {
     Result<std::unique_ptr<MetricsWriter>> metrics = MetricsWriter::open(out / "metrics.jsonl");
     if (!metrics.is_ok()) return metrics.status();
     run.metrics = std::move(*metrics);
@@ -560,7 +597,25 @@ Result<TrainResult> train(const Config& config, const TrainOptions& options, con
   if (!status.is_ok()) return status;
   run.result.steps = run.total_steps - run.start_step;
   run.result.is_reporting_rank = reporting_here;
+  if (launch.transport == TransportKind::kSim) run.result.simulation = std::move(sim_report);
   return std::move(run.result);
+}
+
+std::string describe_simulation(const SimReport& report, std::int64_t steps) {
+  sim::Time compute = 0, communicate = 0, wait = 0;
+  for (const SimNodeReport& node : report.nodes) {
+    compute += node.compute;
+    communicate += node.communicate;
+    wait += node.wait;
+  }
+  const double total = std::max(1.0, static_cast<double>(compute + communicate + wait));
+  const auto share = [&](sim::Time t) { return 100.0 * static_cast<double>(t) / total; };
+  const sim::Time step = steps > 0 ? report.end / steps : 0;
+  return fmt::format(
+      "simulated: {} steps in {} of virtual time, step {} (compute {:.0f}%, communication {:.0f}%, waiting {:.0f}%); "
+      "{} messages, {} bytes on the network",
+      steps, sim::format_time(report.end), sim::format_time(step), share(compute), share(communicate), share(wait),
+      report.network.messages, report.network.bytes);
 }
 
 Result<EvalReport> evaluate_checkpoint(const std::filesystem::path& path, std::span<const std::string> overrides) {

@@ -1,6 +1,6 @@
 // The trainer: runs the nodes a config describes (data-parallel workers, parameter servers
 // for the ps strategy, the stages x replicas grid of a pipeline) on inproc threads or as MPI
-// ranks, each worker (pipeline: replica) reading its own shard of every global batch:
+// ranks (or on threads in the virtual time of the sim transport), each worker (pipeline: replica) reading its own shard of every global batch:
 //   forward, loss, zero grads, backward (telling the strategy as each layer's gradients are
 //   ready), strategy.finish_step (exchange and update), then metrics, evaluation, checkpoints.
 // A pipeline stage runs its part of forward and backward through the strategy instead
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "courier/comm/trace.h"
+#include "courier/comm/transport/sim/sim_transport.h"
 #include "courier/core/status.h"
 #include "courier/train/config.h"
 #include "courier/train/evaluation.h"
@@ -65,7 +66,16 @@ struct TrainResult {
   double raw_bytes_per_step = 0.0;
   bool is_reporting_rank = false;        // false on the other MPI ranks, whose result is empty
   std::vector<PipelineStageReport> pipeline_stages;  // dist.strategy = pipeline: replica 0's stages
+  std::optional<SimReport> simulation;   // dist.transport = sim: the whole run in virtual time
+  // The same over the training steps alone (from worker 0's first step to its last; not the
+  // start's broadcast nor the final evaluation). Its nodes' `end` is 0.
+  std::optional<SimReport> simulated_steps;
 };
+
+// "simulated: 20 steps in 0.410 s of virtual time, step 20.300 ms (compute 71%, communication
+// 25%, waiting 4%)" for a report of the steps (TrainResult::simulated_steps): the shares are
+// over every node's virtual time.
+std::string describe_simulation(const SimReport& report, std::int64_t steps);
 
 // Trains as `config` says. Fails with a Status naming what is wrong (a missing data file, a
 // dead node, a corrupt checkpoint); never exits.

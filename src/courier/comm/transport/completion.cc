@@ -41,6 +41,7 @@ bool Completion::complete(Message message) {
 }
 
 bool Completion::wait_until(const Deadline& deadline) {
+  if (waiter_ != nullptr) return waiter_->wait_until(*this, deadline);
   const auto spin_until = std::chrono::steady_clock::now() + spin_;
   do {
     for (int i = 0; i < 16; ++i) {

@@ -14,6 +14,18 @@
 
 namespace courier {
 
+class Completion;
+
+// Who blocks a waiting thread, when not the condition variable: the sim transport, whose node
+// threads hand a baton to one another, gives the baton back in wait() instead of sleeping
+// unseen. Set once, at construction; inproc and mpi leave it null.
+class CompletionWaiter {
+ public:
+  virtual ~CompletionWaiter() = default;
+  // Blocks the calling thread until `completion` is done or `deadline` passes; true when done.
+  virtual bool wait_until(Completion& completion, const Deadline& deadline) = 0;
+};
+
 class Completion {
  public:
   // How long wait_until() polls before sleeping on the condition variable. A peer on another
@@ -23,6 +35,8 @@ class Completion {
   // on some CPUs, ~5 ns on others).
   static constexpr Duration kDefaultSpin = std::chrono::microseconds(3);
   explicit Completion(Duration spin = kDefaultSpin) : spin_(spin) {}
+  // Waits go through `waiter`, which must outlive every wait on this completion.
+  explicit Completion(CompletionWaiter* waiter) : spin_(kDefaultSpin), waiter_(waiter) {}
 
   // Completes with a status (a send, or a failed receive). Returns false if already complete.
   bool complete(Status status);
@@ -31,7 +45,8 @@ class Completion {
 
   bool is_done() const { return done_.load(std::memory_order_acquire); }
   // Blocks until complete or the deadline passes (real time); true when complete.
-  // Spins for the transport's chosen time first (see the constructor).
+  // Spins for the transport's chosen time first (see the constructor). With a waiter, the
+  // waiter decides how to block (and what the deadline means).
   bool wait_until(const Deadline& deadline);
 
   // After completion: the status, and (for a successful receive) the message, once.
@@ -51,6 +66,7 @@ class Completion {
   std::optional<Message> message_;
   std::function<bool()> canceller_;
   Duration spin_;
+  CompletionWaiter* waiter_ = nullptr;
 };
 
 }  // namespace courier

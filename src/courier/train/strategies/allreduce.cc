@@ -29,7 +29,7 @@ AllreduceStrategy::AllreduceStrategy(Communicator& workers, std::vector<GradsRea
     }
   }
   // Alone there is nothing to exchange: no thread, and no hand-off to it every step.
-  if (comm_.world_size() > 1) thread_ = std::thread([this] { run_communication(); });
+  if (comm_.world_size() > 1 && options_.overlap) thread_ = std::thread([this] { run_communication(); });
 }
 
 AllreduceStrategy::~AllreduceStrategy() {
@@ -70,8 +70,9 @@ void AllreduceStrategy::on_grads_ready(const GradsReady& ready) {
   std::lock_guard lock(mutex_);
   if (--buckets_[static_cast<std::size_t>(b)].layers_pending == 0) {
     if (!thread_.joinable()) {
-      // A world of one: the bucket is already its own sum (rounded as the codec would).
-      if (options_.compression.compresses(step_.step)) {
+      // Without overlap, reduced here and now; a world of one: the bucket is already its own
+      // sum (rounded as the codec would).
+      if (failure_.is_ok() && (comm_.world_size() > 1 || options_.compression.compresses(step_.step))) {
         if (Status s = reduce_bucket(b, step_); !s.is_ok() && failure_.is_ok()) failure_ = s;
       }
       ++finished_;

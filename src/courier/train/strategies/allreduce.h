@@ -24,6 +24,9 @@ struct AllreduceOptions {
   std::size_t bucket_bytes = std::size_t{25} << 20;  // PyTorch DDP's default, 25 MiB
   CollectiveOptions collective;                      // algorithm, timeout, segments
   CompressionOptions compression;
+  // false: each bucket is reduced on the caller's thread as it becomes ready, no communication
+  // thread (the sim transport, whose node is one thread taking turns in virtual time).
+  bool overlap = true;
 };
 
 class AllreduceStrategy final : public Strategy {
