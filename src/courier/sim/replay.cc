@@ -2,6 +2,7 @@
 #include "courier/sim/replay.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <tuple>
 
@@ -61,24 +62,33 @@ LinkSpec fit_link(const RecordedRun& run) {
   link.bits_per_second = 1e12;
   link.latency = from_seconds(1e-6);
   if (samples.empty()) return link;
-  // Trim the receives that took more than 4x the median: the node was busy after all.
-  std::vector<double> gaps;
-  for (const auto& s : samples) gaps.push_back(s.second);
-  std::nth_element(gaps.begin(), gaps.begin() + static_cast<std::ptrdiff_t>(gaps.size() / 2), gaps.end());
-  const double median = gaps[gaps.size() / 2];
-  std::erase_if(samples, [&](const auto& s) { return s.second > 4 * median; });
+  // Robust to the receives a node took late while busy: sizes in powers of two, each bucket's
+  // lower quartile (the fast deliveries), a line through the buckets weighted by their samples;
+  // buckets of fewer than 4 samples (the start's broadcast) left out when others have more.
+  std::map<int, std::vector<std::pair<double, double>>> buckets;
+  for (const auto& s : samples) buckets[static_cast<int>(std::log2(s.first + 1))].push_back(s);
+  constexpr std::size_t kFewest = 4;
+  const bool enough = std::any_of(buckets.begin(), buckets.end(), [](const auto& b) { return b.second.size() >= kFewest; });
   double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
-  for (const auto& [x, y] : samples) {
-    n += 1;
-    sx += x;
-    sy += y;
-    sxx += x * x;
-    sxy += x * y;
+  for (auto& [bucket, in] : buckets) {
+    if (enough && in.size() < kFewest) continue;
+    double bytes = 0;
+    std::vector<double> gaps;
+    for (const auto& [x, y] : in) {
+      bytes += x;
+      gaps.push_back(y);
+    }
+    std::nth_element(gaps.begin(), gaps.begin() + static_cast<std::ptrdiff_t>(gaps.size() / 4), gaps.end());
+    const double w = static_cast<double>(in.size()), x = bytes / w, y = gaps[gaps.size() / 4];
+    n += w;
+    sx += w * x;
+    sy += w * y;
+    sxx += w * x * x;
+    sxy += w * x * y;
   }
   const double var = n * sxx - sx * sx;
-  double picos_per_byte = var > 0 ? (n * sxy - sx * sy) / var : 0;
   const double min_picos_per_byte = 8.0 * static_cast<double>(kPicosPerSecond) / 1e12;  // 1 Tbps
-  picos_per_byte = std::max(picos_per_byte, min_picos_per_byte);
+  const double picos_per_byte = std::max(var > 0 ? (n * sxy - sx * sy) / var : 0.0, min_picos_per_byte);
   const double latency = (sy - picos_per_byte * sx) / n;
   link.bits_per_second = 8.0 * static_cast<double>(kPicosPerSecond) / picos_per_byte;
   link.latency = std::max<Time>(from_seconds(1e-7), static_cast<Time>(latency));

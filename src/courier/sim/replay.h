@@ -59,9 +59,11 @@ struct ReplayProgram {
   std::vector<NodeStats> recorded_stats;  // compute, communicate, wait of each node as recorded, by the rule above
 };
 
-// The link that delivers like the recording's transport: latency and bandwidth fitted (least
-// squares, outliers trimmed) to receive time - send time of the receives the node was
-// blocked on. A transport without a size cost (in process: a pointer is passed) gets 1 Tbps.
+// The link that delivers like the recording's transport: receive time - send time of the
+// receives whose send came after the node's previous event (it was likely blocked on them),
+// bucketed by size in powers of two; a line through each bucket's lower quartile (weighted by
+// the bucket's samples; buckets of fewer than 4 left out) gives the latency and bandwidth. A transport without a size cost (in process: a pointer is passed)
+// gets 1 Tbps.
 LinkSpec fit_link(const RecordedRun& run);
 
 // Each node's program, by the rule above, with `recorded_link` as the recording's delivery.
