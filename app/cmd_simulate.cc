@@ -5,6 +5,8 @@
 //   courier simulate configs/gpt-kjv.toml --workers 8,64,1024 --link 10Gbps,5us --link 100Gbps,5us
 //       training steps of the config's model and strategy: a worker's compute measured on the
 //       real kernels (or --compute), its gradient bytes and the codec's from a short real run
+//   courier simulate --replay run.trace.json [--workers 256 --link 10Gbps,5us]
+//       a run recorded by courier train --trace, replayed (simulate_replay.h)
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -23,6 +25,7 @@
 #include "courier/sim/workloads.h"
 #include "courier/train/trainer.h"
 #include "progress.h"
+#include "simulate_replay.h"
 
 namespace courier::app {
 namespace {
@@ -31,6 +34,8 @@ struct SimulateFlags {
   std::string config_path;
   std::vector<std::string> overrides;
   std::string workers = "8";
+  bool workers_given = false;
+  std::string replay;     // a trace of courier train --trace
   std::vector<std::string> links;
   std::string cluster = "switch";
   std::string algorithm;  // empty: the config's dist.algo (ring for auto), or ring
@@ -366,8 +371,35 @@ int run_training(const SimulateFlags& flags) {
   return kExitOk;
 }
 
+int run_replay_flags(const SimulateFlags& flags) {
+  if (!flags.config_path.empty()) {
+    return report_simulation_failure(
+        Status::invalid_argument("--replay takes the run from its trace: leave out the config"));
+  }
+  ReplayRequest request;
+  request.trace_path = flags.replay;
+  request.cluster = flags.cluster;
+  request.steps = flags.steps;
+  request.seed = flags.seed;
+  if (flags.workers_given) {
+    Result<std::vector<int>> workers = parse_workers(flags.workers);
+    if (!workers.is_ok()) return report_simulation_failure(workers.status());
+    request.workers = *workers;
+  }
+  if (!flags.links.empty()) {
+    Result<std::vector<sim::LinkSpec>> links = parse_links(flags.links);
+    if (!links.is_ok()) return report_simulation_failure(links.status());
+    request.links = *links;
+  }
+  Result<std::vector<sim::Fault>> faults = parse_faults(flags.faults);
+  if (!faults.is_ok()) return report_simulation_failure(faults.status());
+  request.faults = *faults;
+  return run_replay(request);
+}
+
 int run_simulate(const SimulateFlags& flags) {
   if (flags.steps < 1) return report_simulation_failure(Status::invalid_argument("--steps must be at least 1"));
+  if (!flags.replay.empty()) return run_replay_flags(flags);
   return flags.config_path.empty() ? run_collective(flags) : run_training(flags);
 }
 
@@ -381,10 +413,12 @@ void add_simulate_command(CLI::App& root, Action& action) {
       "allreduce of --bytes among --workers nodes, with its closed form. With a config: training\n"
       "steps of its model and strategy at each --workers count, a worker's compute measured on this\n"
       "machine (or --compute), printing step time, compute/communication/waiting shares, scaling\n"
-      "efficiency against one worker, and bytes per link.");
+      "efficiency against one worker, and bytes per link. With --replay TRACE: a run recorded by\n"
+      "courier train --trace, message by message at its own size, as training steps at other --workers.");
   cmd->add_option("config", flags->config_path, "A training config (configs/*.toml); omit for one collective")
       ->check(CLI::ExistingFile);
   cmd->add_option("--set", flags->overrides, "Override a config key (repeatable)");
+  cmd->add_option("--replay", flags->replay, "A trace written by courier train --trace: replay that run");
   cmd->add_option("--workers", flags->workers, "Workers: N or a list 8,64,1024")->capture_default_str();
   cmd->add_option("--link", flags->links, "BANDWIDTH,LATENCY[,loss=P], e.g. 25Gbps,5us (repeatable; default 25Gbps,5us)");
   cmd->add_option("--cluster", flags->cluster, "switch, ring, fattree:K or fattree:K:O")->capture_default_str();
@@ -397,7 +431,10 @@ void add_simulate_command(CLI::App& root, Action& action) {
   cmd->add_option("--fault", flags->faults, "crash:N@T, slow:N:F[@T], slownic:N:F[@T], partition:A-B@T1-T2, loss:P (repeatable)");
   cmd->add_option("--steps", flags->steps, "Training steps to simulate")->capture_default_str();
   cmd->add_option("--seed", flags->seed, "Seeds loss and every random choice")->capture_default_str();
-  cmd->callback([flags, &action] { action = [flags] { return run_simulate(*flags); }; });
+  cmd->callback([flags, cmd, &action] {
+    flags->workers_given = cmd->count("--workers") > 0;
+    action = [flags] { return run_simulate(*flags); };
+  });
 }
 
 }  // namespace courier::app

@@ -32,6 +32,29 @@ Result<Config> resolve_config(const std::string& path, const std::vector<std::st
   return config;
 }
 
+// What `courier simulate --replay` needs to know of the run besides its messages.
+void record_run(const Config& config, const TrainResult& result, Trace& trace) {
+  const DistConfig& d = config.dist;
+  for (const auto& [key, value] : std::initializer_list<std::pair<const char*, std::string>>{
+           {"dist.strategy", d.strategy},
+           {"dist.algo", d.algo},
+           {"dist.codec", d.codec},
+           {"dist.sync", d.sync},
+           {"dist.staleness", std::to_string(d.staleness)},
+           {"dist.servers", std::to_string(d.servers)},
+           {"dist.local_steps", std::to_string(d.local_steps)},
+           {"dist.stages", std::to_string(d.stages)},
+           {"dist.transport", d.transport},
+           {"train.workers", std::to_string(config.train.workers)},
+           {"train.batch", std::to_string(config.train.batch)},
+           {"model.kind", config.model.kind},
+           {"gradient_bytes", std::to_string(result.parameters.size() * sizeof(float))},
+           {"median_step_s", fmt::format("{:.9g}", result.median_step_s)},
+           {"steps", std::to_string(result.steps)}}) {
+    trace.set_metadata(key, value);
+  }
+}
+
 int run_train(const TrainFlags& flags) {
   Result<Config> config = resolve_config(flags.config_path, flags.overrides);
   if (!config.is_ok()) {
@@ -80,6 +103,7 @@ int run_train(const TrainFlags& flags) {
                sim::format_time(result->simulation->end));
   }
   if (!flags.trace_path.empty()) {
+    record_run(*config, *result, trace);
     if (Status s = trace.write(flags.trace_path); !s.is_ok()) {
       fmt::print(stderr, "courier: {}\n", s.to_string());
       return kExitFailure;

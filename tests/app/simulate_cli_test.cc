@@ -1,5 +1,7 @@
 // `courier simulate`: one collective against its closed form, determinism across runs, faults
-// reported, a config's training steps, and bad input named.
+// reported, a config's training steps, a recorded run replayed, and bad input named.
+#include <filesystem>
+#include <fstream>
 #include <regex>
 
 #include <gmock/gmock.h>
@@ -85,6 +87,89 @@ TEST(SimulateCli, AConfigIsSimulatedWithAGivenComputeTime) {
   ProcessResult bad = courier({"simulate", COURIER_SOURCE_DIR "/configs/fashion-mlp.toml", "--compute", "fast"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_THAT(bad.err, HasSubstr("neither a duration (95ms) nor a node speed (50GFLOPS)"));
+}
+
+std::string scratch_file(const std::string& name) {
+  return (std::filesystem::path(::testing::TempDir()) / ("courier_simulate_cli_" + name)).string();
+}
+
+TEST(SimulateCli, ARecordedRunIsReplayedAtItsSizeAndSimulatedAtAnother) {
+  if (!std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")) {
+    GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  }
+  // A short quiet run (about 2 s): 15 steps, one small final evaluation, no checkpoints between.
+  const std::string trace = scratch_file("mlp.trace.json");
+  ProcessResult t = run_process(
+      {courier_binary(), "train", COURIER_SOURCE_DIR "/configs/fashion-mlp.toml", "--set", "train.workers=2", "--set",
+       "train.iters=15", "--set", "train.eval_every=1000000", "--set", "train.final_eval_examples=100", "--set",
+       "checkpoint.every=0", "--set", "train.out=" + scratch_file("mlp-run"), "--trace", trace},
+      std::chrono::seconds(240));
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+
+  ProcessResult same = courier({"simulate", "--replay", trace, "--link", "10Gbps,5us"});
+  ASSERT_EQ(same.exit_code, 0) << same.err;
+  EXPECT_THAT(same.out, HasSubstr("2 nodes (2 workers)"));
+  EXPECT_THAT(same.out, HasSubstr("allreduce (auto), codec identity, recorded on inproc"));
+  // Rows: nodes, link, recorded, replayed, ratio, shares. The fitted link's ratio depends on the
+  // recording's real timing (about 1; not asserted: no real-time assertions in tests).
+  const std::regex fitted(R"(\n\s+2\s+fitted \S+ \S+\s+\S+ \S+\s+\S+ \S+\s+(\d+\.\d+)\s+\d+\.\d%)");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(same.out, m, fitted)) << same.out;
+  EXPECT_GT(std::stod(m[1]), 0.0);
+  EXPECT_TRUE(std::regex_search(same.out, std::regex(R"(\n\s+2\s+10Gbps,5\.000 us\s)"))) << same.out;
+
+  ProcessResult bigger = courier({"simulate", "--replay", trace, "--workers", "8", "--link", "10Gbps,5us",
+                                  "--steps", "5"});
+  ASSERT_EQ(bigger.exit_code, 0) << bigger.err;
+  EXPECT_THAT(bigger.out, HasSubstr("ms a step (recorded)"));
+  // The same columns as a config's: workers, servers, link, step, compute, comm, wait, efficiency.
+  EXPECT_TRUE(std::regex_search(
+      bigger.out, std::regex(R"(\n\s+8\s+-\s+10Gbps,5\.000 us\s+\S+ \S+\s+\d+\.\d%\s+\d+\.\d%\s+\d+\.\d%\s+[01]\.\d{3})")))
+      << bigger.out;
+  std::filesystem::remove(trace);
+}
+
+// One message from rank 0 to rank 1 at `step`, as courier train --trace writes it.
+std::string fmt_trace(const std::string& strategy, int step) {
+  std::string slice = R"({"ph": "X", "cat": "message", "name": "NAME", "ts": TS, "dur": 1.0, "pid": 0, "tid": TID,
+                          "args": {"peer": PEER, "tag": "0x5", "context": 0, "seq": 0, "step": STEP, "bytes": 64}})";
+  const auto fill = [&](const char* name, const char* ts, const char* tid, const char* peer) {
+    std::string s = slice;
+    for (const auto& [key, value] : {std::pair<std::string, std::string>{"NAME", name}, {"TS", ts}, {"TID", tid},
+                                     {"PEER", peer}, {"STEP", std::to_string(step)}}) {
+      s.replace(s.find(key), key.size(), value);
+    }
+    return s;
+  };
+  return R"({"traceEvents": [)" + fill("send -> rank 1", "0", "0", "1") + ", " + fill("recv <- rank 0", "10", "1", "0") +
+         R"(], "otherData": {"courier_trace": "1", "origin_ns": "0", "dist.strategy": ")" + strategy + R"("}})";
+}
+
+TEST(SimulateCli, AMalformedMissingPipelineOrStepLessTraceIsNamed) {
+  const std::string bad = scratch_file("bad.trace.json");
+  std::ofstream(bad) << R"({"traceEvents": [{"ph": "X", "cat": "message")";
+  ProcessResult r = courier({"simulate", "--replay", bad});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr(bad));
+  EXPECT_THAT(r.err, HasSubstr("is not JSON"));
+  std::filesystem::remove(bad);
+
+  ProcessResult missing = courier({"simulate", "--replay", scratch_file("absent.json")});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.err, HasSubstr("cannot open trace file"));
+
+  // A well-formed trace, but of a pipeline run, or of a run with no training step.
+  const auto trace_of = [&](const std::string& strategy, int step) {
+    const std::string path = scratch_file(strategy + ".trace.json");
+    std::ofstream(path) << fmt_trace(strategy, step);
+    return path;
+  };
+  ProcessResult pipeline = courier({"simulate", "--replay", trace_of("pipeline", 3)});
+  EXPECT_EQ(pipeline.exit_code, 2);
+  EXPECT_THAT(pipeline.err, HasSubstr("records a pipeline run"));
+  ProcessResult no_steps = courier({"simulate", "--replay", trace_of("allreduce", 0)});
+  EXPECT_EQ(no_steps.exit_code, 2);
+  EXPECT_THAT(no_steps.err, HasSubstr("holds no training step"));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // The trace: records of every send and receive, Chrome JSON with one track a node and flow
-// arrows pairing each send with its receive, and the merge of serialized traces.
+// arrows pairing each send with its receive, the merge of serialized traces, and reading a
+// written trace back with its metadata.
 #include <filesystem>
 #include <fstream>
 
@@ -66,6 +67,71 @@ TEST(Trace, SerializeMergeAndWrite) {
   Status bad = a.write("/nonexistent-dir/trace.json");
   EXPECT_EQ(bad.code(), StatusCode::kNotFound);
   EXPECT_THAT(bad.message(), ::testing::HasSubstr("/nonexistent-dir/trace.json"));
+}
+
+TEST(Trace, ReadBackGivesEveryRecordAndTheMetadata) {
+  ManualClock clock(std::chrono::nanoseconds(5'000'000'123));
+  Trace trace(clock);
+  MessageHeader h;
+  h.source = 2;
+  h.destination = 0;
+  h.tag = (std::uint64_t{3} << 48) | (kUserTagLimit + 9);  // a group context and a runtime tag
+  h.seq = 7;
+  h.step = 41;
+  h.payload_bytes = 123456;
+  trace.record(TraceEvent::kSend, h);
+  clock.advance(std::chrono::nanoseconds(1'234'567));
+  trace.record(TraceEvent::kReceive, h);
+  trace.set_metadata("dist.strategy", "ps");
+  trace.set_metadata("gradient_bytes", "3720");
+  const std::string path = (std::filesystem::temp_directory_path() / "courier_trace_round_trip.json").string();
+  ASSERT_TRUE(trace.write(path).is_ok());
+
+  Result<Trace> read = read_chrome_trace(path);
+  std::filesystem::remove(path);
+  ASSERT_TRUE(read.is_ok()) << read.status().to_string();
+  const std::vector<TraceRecord> want = trace.records(), got = read->records();
+  ASSERT_EQ(got.size(), 2u);
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].event, want[i].event);
+    EXPECT_EQ(got[i].source, 2u);
+    EXPECT_EQ(got[i].destination, 0u);
+    EXPECT_EQ(got[i].tag, h.tag);
+    EXPECT_EQ(got[i].seq, 7u);
+    EXPECT_EQ(got[i].step, 41u);
+    EXPECT_EQ(got[i].bytes, 123456u);
+    EXPECT_EQ(got[i].time_ns, want[i].time_ns);
+  }
+  EXPECT_EQ(read->metadata(), (std::map<std::string, std::string>{{"dist.strategy", "ps"}, {"gradient_bytes", "3720"}}));
+}
+
+TEST(Trace, ReadingAMissingMalformedOrForeignFileSaysWhich) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path();
+  Result<Trace> missing = read_chrome_trace((dir / "courier-no-such-trace.json").string());
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(missing.status().message(), ::testing::HasSubstr("courier-no-such-trace.json"));
+
+  struct Case {
+    const char* text;
+    const char* says;
+  };
+  const Case cases[] = {
+      {R"({"traceEvents": [)", "is not JSON"},
+      {R"({"events": []})", "not a Chrome trace"},
+      {R"({"traceEvents": [{"ph": "X", "name": "gemm", "cat": "kernel", "ts": 1}]})", "not a courier trace"},
+      {R"({"traceEvents": [{"ph": "X", "name": "send -> rank 1", "cat": "message", "ts": 1, "tid": 0,
+                            "args": {"peer": 1, "tag": "0x5"}}]})",
+       "lacks a field"},
+  };
+  const std::string path = (dir / "courier_trace_bad.json").string();
+  for (const Case& c : cases) {
+    std::ofstream(path) << c.text;
+    Result<Trace> read = read_chrome_trace(path);
+    EXPECT_EQ(read.status().code(), StatusCode::kDataLoss) << c.says;
+    EXPECT_THAT(read.status().message(), ::testing::HasSubstr(c.says));
+    EXPECT_THAT(read.status().message(), ::testing::HasSubstr("courier_trace_bad.json"));
+  }
+  std::filesystem::remove(path);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@ namespace courier {
 namespace {
 
 constexpr std::uint64_t kTagMask = (std::uint64_t{1} << 48) - 1;
+constexpr const char* kFormatVersion = "1";
 
 // The same id at both ends of one message: its channel and position in it.
 std::uint64_t flow_id(const TraceRecord& r) {
@@ -29,6 +30,22 @@ std::uint64_t flow_id(const TraceRecord& r) {
 }
 
 }  // namespace
+
+Trace::Trace(Trace&& other) noexcept : clock_(other.clock_) {
+  std::lock_guard lock(other.mutex_);
+  records_ = std::move(other.records_);
+  metadata_ = std::move(other.metadata_);
+}
+
+void Trace::set_metadata(const std::string& key, const std::string& value) {
+  std::lock_guard lock(mutex_);
+  metadata_[key] = value;
+}
+
+std::map<std::string, std::string> Trace::metadata() const {
+  std::lock_guard lock(mutex_);
+  return metadata_;
+}
 
 void Trace::record(TraceEvent event, const MessageHeader& header) {
   TraceRecord r{event,       header.source, header.destination,          header.tag,
@@ -79,7 +96,11 @@ std::string Trace::to_chrome_json() const {
     events.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", 0}, {"tid", node},
                       {"args", {{"name", fmt::format("rank {}", node)}}}});
   }
-  return nlohmann::json{{"traceEvents", events}, {"displayTimeUnit", "ns"}}.dump();
+  nlohmann::json other = nlohmann::json::object();
+  for (const auto& [key, value] : metadata()) other[key] = value;
+  other["courier_trace"] = kFormatVersion;
+  other["origin_ns"] = std::to_string(origin);
+  return nlohmann::json{{"traceEvents", events}, {"displayTimeUnit", "ns"}, {"otherData", other}}.dump();
 }
 
 Status Trace::write(const std::string& path) const {
@@ -123,6 +144,87 @@ Status Trace::merge(std::string_view serialized) {
   std::lock_guard lock(mutex_);
   records_.insert(records_.end(), parsed.begin(), parsed.end());
   return Status::ok();
+}
+
+namespace {
+
+// One "X" message slice of to_chrome_json() back into a record.
+Result<TraceRecord> parse_slice(const nlohmann::json& e, std::int64_t origin) {
+  const nlohmann::json& args = e.at("args");
+  const std::string name = e.at("name").get<std::string>();
+  const bool send = name.starts_with("send");
+  if (!send && !name.starts_with("recv")) return Status::data_loss(fmt::format("a message slice named '{}'", name));
+  const std::string tag_text = args.at("tag").get<std::string>();
+  std::uint64_t tag = 0;
+  std::size_t used = 0;
+  try {
+    tag = std::stoull(tag_text, &used, 16);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != tag_text.size()) return Status::data_loss(fmt::format("a message tag '{}' is not hexadecimal", tag_text));
+  const auto node = e.at("tid").get<std::uint32_t>();
+  const auto peer = args.at("peer").get<std::uint32_t>();
+  TraceRecord r{};
+  r.event = send ? TraceEvent::kSend : TraceEvent::kReceive;
+  r.source = send ? node : peer;
+  r.destination = send ? peer : node;
+  r.tag = (args.at("context").get<std::uint64_t>() << 48) | (tag & kTagMask);
+  r.seq = args.at("seq").get<std::uint64_t>();
+  r.step = args.at("step").get<std::uint64_t>();
+  r.bytes = args.at("bytes").get<std::uint64_t>();
+  r.time_ns = origin + std::llround(e.at("ts").get<double>() * 1000.0);
+  return r;
+}
+
+}  // namespace
+
+Result<Trace> read_chrome_trace(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::not_found(fmt::format("cannot open trace file '{}': check the path", path));
+  const nlohmann::json json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (json.is_discarded()) {
+    return Status::data_loss(fmt::format("trace file '{}' is not JSON (truncated or not a trace?)", path));
+  }
+  if (!json.is_object() || !json.contains("traceEvents") || !json["traceEvents"].is_array()) {
+    return Status::data_loss(
+        fmt::format("'{}' is not a Chrome trace (no \"traceEvents\" array); write one with courier train --trace", path));
+  }
+  Trace trace;
+  std::int64_t origin = 0;
+  if (json.contains("otherData") && json["otherData"].is_object()) {
+    for (const auto& [key, value] : json["otherData"].items()) {
+      if (!value.is_string()) continue;
+      const std::string text = value.get<std::string>();
+      if (key == "origin_ns") {
+        origin = std::atoll(text.c_str());
+      } else if (key != "courier_trace") {
+        trace.metadata_[key] = text;
+      }
+    }
+  }
+  for (const nlohmann::json& e : json["traceEvents"]) {
+    if (!e.is_object() || e.value("ph", "") != "X" || e.value("cat", "") != "message") continue;
+    Status failed = Status::ok();
+    try {
+      Result<TraceRecord> r = parse_slice(e, origin);
+      if (r.is_ok()) trace.records_.push_back(*r);
+      failed = r.status();
+    } catch (const nlohmann::json::exception& error) {
+      failed = Status::data_loss(fmt::format("a message event lacks a field or has the wrong type ({})", error.what()));
+    }
+    if (!failed.is_ok()) {
+      return Status::data_loss(
+          fmt::format("trace file '{}': message event {}: {}", path, trace.records_.size(), failed.message()));
+    }
+  }
+  std::sort(trace.records_.begin(), trace.records_.end(),
+            [](const TraceRecord& a, const TraceRecord& b) { return a.time_ns < b.time_ns; });
+  if (trace.records_.empty()) {
+    return Status::data_loss(fmt::format(
+        "'{}' holds no courier message events: not a courier trace, or a run without messages (one worker?)", path));
+  }
+  return trace;
 }
 
 Status gather_trace(Communicator& comm, Trace& trace, int root, const Deadline& deadline) {
