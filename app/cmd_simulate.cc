@@ -183,6 +183,7 @@ struct Measured {
   std::uint64_t gradient_bytes = 0;
   std::uint64_t encoded_bytes = 0;
   bool sparse = false;
+  std::vector<double> step_samples;  // measured steps after warm-up, seconds
 };
 
 Result<Config> resolve(const SimulateFlags& flags) {
@@ -228,26 +229,26 @@ Result<Measured> measure(const Config& config, bool timed) {
   Measured m;
   const std::int64_t workers = config.train.workers;
   const std::int64_t per_worker = std::max<std::int64_t>(1, config.train.batch / workers);
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  // A worker as in the config's own run: its share of the batch and of the cores.
-  const std::int64_t threads =
-      config.train.threads > 0 ? config.train.threads : std::max<std::int64_t>(1, cores / workers);
   const std::vector<std::string> quiet = {"train.eval_every=1000000", "train.eval_examples=1",
                                           "train.final_eval_examples=1", "checkpoint.every=0", "checkpoint.keep=1",
-                                          "dist.strategy=allreduce", "dist.transport=inproc", "dist.codec_warmup=0"};
-  std::vector<std::string> one = quiet;
-  one.insert(one.end(), {"train.workers=1", fmt::format("train.batch={}", per_worker),
-                         fmt::format("train.threads={}", threads), "dist.codec=identity",
-                         fmt::format("train.iters={}", timed ? 30 : 1)});
-  Result<TrainResult> alone = short_run(config, one);
-  if (!alone.is_ok()) return alone.status();
-  m.gradient_bytes = alone->parameters.size() * sizeof(float);
-  m.compute_s = alone->median_step_s;
+                                          "dist.transport=inproc", "dist.codec_warmup=0"};
+  // The config's own workers, each on its share of the batch and of the cores, as in its real
+  // run, but exchanging nothing (local SGD that never averages): a step is all compute, with
+  // the contention of the real run. The first 10 steps are warm-up.
+  std::vector<std::string> alone = quiet;
+  alone.insert(alone.end(), {"dist.strategy=local-sgd", "dist.local_steps=1000000", "dist.codec=identity",
+                             fmt::format("train.iters={}", timed ? 60 : 1)});
+  Result<TrainResult> run = short_run(config, alone);
+  if (!run.is_ok()) return run.status();
+  m.gradient_bytes = run->parameters.size() * sizeof(float);
+  m.compute_s = run->median_step_s;
+  if (run->step_seconds.size() > 10) m.step_samples.assign(run->step_seconds.begin() + 10, run->step_seconds.end());
   m.encoded_bytes = m.gradient_bytes;
   if (config.dist.codec != "identity") {
     // Two workers exchange one encoded copy each way a step: its size is the codec's.
     std::vector<std::string> two = quiet;
-    two.insert(two.end(), {"train.workers=2", fmt::format("train.batch={}", 2 * per_worker), "train.iters=3"});
+    two.insert(two.end(), {"dist.strategy=allreduce", "train.workers=2", fmt::format("train.batch={}", 2 * per_worker),
+                           "train.iters=3"});
     Result<TrainResult> pair = short_run(config, two);
     if (!pair.is_ok()) return pair.status();
     if (pair->raw_bytes_per_step > 0) {
@@ -332,6 +333,19 @@ int run_training(const SimulateFlags& flags) {
     how = fmt::format("cost model: {:.3g} GFLOP at {:g} GFLOPS", samples * per_sample / 1e9, flops_per_s / 1e9);
   }
   plan.compute = sim::from_seconds(m.compute_s);
+  if (how == "measured" && !m.step_samples.empty()) {
+    // Every worker's every step draws from the measured steps: their jitter is what makes
+    // synchronous workers wait for one another. The mean is the one-worker step.
+    double sum = 0;
+    for (double s : m.step_samples) {
+      plan.compute_samples.push_back(sim::from_seconds(s));
+      sum += s;
+    }
+    m.compute_s = sum / static_cast<double>(m.step_samples.size());
+    plan.compute = sim::from_seconds(m.compute_s);
+    how = fmt::format("measured: mean of {} steps of {} concurrent workers, median {:.2f} ms", m.step_samples.size(),
+                      config->train.workers, measured->compute_s * 1e3);
+  }
   plan.gradient_bytes = m.gradient_bytes;
   plan.encoded_bytes = std::max<std::uint64_t>(1, m.encoded_bytes);
   plan.sparse = m.sparse;

@@ -271,6 +271,20 @@ TEST(SimTraining, AllreduceStepIsComputePlusTheCollective) {
   EXPECT_LT(relative_error(r->step, want), 0.01);
 }
 
+TEST(SimTraining, MeasuredJitterMakesSynchronousWorkersWaitForTheSlowest) {
+  // Steps of 8 or 12 ms (mean 10): every allreduce waits for the slowest of 16 workers, which
+  // is almost always a 12 ms one; the same seed draws the same steps.
+  TrainingPlan p = plan(StrategyKind::kAllreduce, 16);
+  p.compute_samples = {from_seconds(8e-3), from_seconds(12e-3)};
+  Result<TrainingReport> a = train(p), b = train(p);
+  ASSERT_TRUE(a.is_ok() && b.is_ok());
+  const Time collective = closed_form(Algorithm::kRing, 16, p.encoded_bytes, cluster(16).link);
+  EXPECT_GT(a->step, from_seconds(11.9e-3) + collective);
+  EXPECT_GT(a->wait_share, 0.1);
+  EXPECT_EQ(a->step, b->step);
+  EXPECT_EQ(a->totals.digest, b->totals.digest);
+}
+
 TEST(SimTraining, TopKIsAllgatheredAndStopsPayingOffAtScale) {
   // 1% of the gradient, but every worker receives every other worker's 1%.
   TrainingPlan dense = plan(StrategyKind::kAllreduce, 256);

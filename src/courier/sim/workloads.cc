@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "courier/core/check.h"
+#include "courier/core/rng.h"
 
 namespace courier::sim {
 namespace {
@@ -202,10 +203,12 @@ Task exchange(World& w, int node, const TrainingPlan& plan, int step) {
   }
 }
 
-Task worker(World& w, int node, const TrainingPlan& plan, Time& finished) {
+Task worker(World& w, int node, const TrainingPlan& plan, std::uint64_t seed, Time& finished) {
   const int n = plan.workers;
+  Rng rng(seed, /*stream=*/0x636f6d70000000ull + static_cast<std::uint64_t>(node));
+  const std::vector<Time>& samples = plan.compute_samples;
   for (int step = 0; step < plan.steps; ++step) {
-    co_await w.compute(node, plan.compute);
+    co_await w.compute(node, samples.empty() ? plan.compute : samples[rng.below(samples.size())]);
     switch (plan.strategy) {
       case StrategyKind::kAllreduce: co_await exchange(w, node, plan, step); break;
       case StrategyKind::kLocalSgd:
@@ -269,7 +272,7 @@ Result<TrainingReport> simulate_training(const TrainingPlan& plan, const Cluster
   if (Status s = check_faults(faults, cluster.nodes); !s.is_ok()) return s;
   World world(cluster, faults, seed);
   std::vector<Time> finished(static_cast<std::size_t>(plan.workers), 0);
-  for (int i = 0; i < plan.workers; ++i) world.spawn(i, worker(world, i, plan, finished[static_cast<std::size_t>(i)]));
+  for (int i = 0; i < plan.workers; ++i) world.spawn(i, worker(world, i, plan, seed, finished[static_cast<std::size_t>(i)]));
   if (plan.strategy == StrategyKind::kParameterServer) {
     for (int s = 0; s < plan.servers; ++s) world.spawn(plan.workers + s, server(world, plan.workers + s, plan));
   }

@@ -58,6 +58,10 @@ struct TrainingPlan {
   Algorithm algorithm = Algorithm::kRing;
   int steps = 10;
   Time compute = 0;                   // forward and backward of one worker's batch
+  // When not empty, each worker's every step draws its compute from these (seeded, a stream a
+  // worker): measured steps carry the jitter that makes synchronous workers wait for the
+  // slowest. `compute` is then their mean.
+  std::vector<Time> compute_samples;
   std::uint64_t gradient_bytes = 0;   // the dense gradient (or, for gossip, the parameters)
   std::uint64_t encoded_bytes = 0;    // what the codec sends in its place; = gradient_bytes without one
   bool sparse = false;                // encoded payloads do not add up (top-k): allgathered, not reduced
@@ -67,7 +71,7 @@ struct TrainingReport {
   RunTotals totals;
   Time step = 0;                    // mean step time
   double compute_share = 0, communicate_share = 0, wait_share = 0;  // of the workers' time
-  double efficiency = 0;            // one worker's step (compute alone) over this step time
+  double efficiency = 0;            // one worker's mean step (compute alone) over this step time
   std::uint64_t link_bytes_max = 0;   // a step, on the busiest link
   std::uint64_t link_bytes_mean = 0;  // a step, over the links that carried anything
 };

@@ -273,6 +273,7 @@ Status Worker::run() {
   run_.result.parameters.assign(values.span().begin(), values.span().end());
   run_.result.samples_per_s = train_seconds_ > 0 ? static_cast<double>(total_samples_) / train_seconds_ : 0.0;
   run_.result.tokens_per_s = run_.result.samples_per_s * static_cast<double>(tokens_per_sample());
+  run_.result.step_seconds = step_seconds_;
   run_.result.median_step_s = median_after_warmup(std::move(step_seconds_));
   run_.result.bytes_per_step = per_step(trained.wire_bytes - traffic_at_start_.wire_bytes, steps_run);
   run_.result.raw_bytes_per_step = per_step(trained.raw_bytes - traffic_at_start_.raw_bytes, steps_run);

@@ -59,6 +59,7 @@ struct TrainResult {
   double samples_per_s = 0.0;            // training samples a second over the run (all workers)
   double tokens_per_s = 0.0;             // text: tokens a second over the run; else 0
   double median_step_s = 0.0;            // median time of a training step after the first 10 (warm-up)
+  std::vector<double> step_seconds;      // worker 0's time of every training step, in order
   double median_tokens_per_s = 0.0;      // text: a full global batch's tokens over median_step_s; else 0
   // Worker 0's bytes sent a training step (the start's broadcast and the last average left
   // out), and what they would have been without dist.codec.
