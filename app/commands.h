@@ -28,5 +28,6 @@ void add_bench_command(CLI::App& root, Action& action);
 void add_train_command(CLI::App& root, Action& action);
 void add_generate_command(CLI::App& root, Action& action);
 void add_simulate_command(CLI::App& root, Action& action);
+void add_launch_command(CLI::App& root, Action& action);
 
 }  // namespace courier::app

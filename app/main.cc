@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   add_bench_command(root, action);
   add_train_command(root, action);
   add_simulate_command(root, action);
+  add_launch_command(root, action);
   add_generate_command(root, action);
   // Extras are allowed at the top level only so that a mistyped command can be named below;
   // subcommands were created before this and still refuse what they do not know.

@@ -106,3 +106,25 @@ TEST(Cli, BadValueMessageSaysWhatIsExpected) {
 
 }  // namespace
 }  // namespace courier::testing
+
+namespace courier::testing {
+namespace {
+
+TEST(LaunchCli, RunsOnlyATrainingAndNeverResumesByHand) {
+  ProcessResult none = courier({"launch", "-n", "2"});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_THAT(none.err, HasSubstr("command"));
+  ProcessResult demo = courier({"launch", "-n", "2", "--", "demo", "seed"});
+  EXPECT_EQ(demo.exit_code, 2);
+  EXPECT_THAT(demo.err, HasSubstr("launch runs a training: courier launch -n 4 -- train CONFIG"));
+  ProcessResult resume = courier({"launch", "-n", "2", "--", "train", COURIER_SOURCE_DIR "/configs/fashion-mlp.toml",
+                                  "--resume", "runs/x"});
+  EXPECT_EQ(resume.exit_code, 2);
+  EXPECT_THAT(resume.err, HasSubstr("leave out --resume"));
+  ProcessResult missing = courier({"launch", "-n", "2", "--", "train", "no-such.toml"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_THAT(missing.err, HasSubstr("no-such.toml"));
+}
+
+}  // namespace
+}  // namespace courier::testing

@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include <fmt/format.h>
@@ -13,6 +16,7 @@
 #include "courier/comm/collectives/collectives.h"
 #include "courier/comm/launch.h"
 #include "courier/core/check.h"
+#include "courier/core/logging.h"
 #include "courier/nn/softmax_cross_entropy.h"
 #include "courier/tensor/matmul.h"
 #include "courier/train/checkpoint/checkpoint.h"
@@ -206,6 +210,27 @@ double per_step(std::uint64_t bytes, std::int64_t steps) {
 }
 
 // The median of `seconds` after the first 10 (or of all when there are no more).
+// Fault injection for recovery tests (docs/fault-tolerance.md): COURIER_FAULT_KILL_AT=RANK:STEP
+// makes world rank RANK send itself SIGKILL after step STEP (from 0) of a run that started
+// from scratch, as a crashed machine would vanish. A resumed run is never killed, so a
+// supervisor's restart finishes.
+void kill_if_asked(int rank, std::int64_t step, std::int64_t start_step) {
+  static const std::optional<std::pair<int, std::int64_t>> target = []() -> std::optional<std::pair<int, std::int64_t>> {
+    const char* text = std::getenv("COURIER_FAULT_KILL_AT");
+    if (text == nullptr) return std::nullopt;
+    int r = -1;
+    long long s = -1;
+    if (std::sscanf(text, "%d:%lld", &r, &s) != 2 || r < 0 || s < 0) {
+      spdlog::warn("COURIER_FAULT_KILL_AT='{}' is not RANK:STEP; ignored", text);
+      return std::nullopt;
+    }
+    return std::make_pair(r, static_cast<std::int64_t>(s));
+  }();
+  if (!target || start_step != 0 || target->first != rank || target->second != step) return;
+  std::fflush(nullptr);
+  std::raise(SIGKILL);
+}
+
 double median_after_warmup(std::vector<double> seconds) {
   if (seconds.empty()) return 0.0;
   const auto skip = seconds.size() > 10 ? std::ptrdiff_t{10} : std::ptrdiff_t{0};
@@ -258,6 +283,7 @@ Status Worker::run() {
     if (Status s = this->step(step); !s.is_ok()) return s;
     if (step + 1 == run_.total_steps) break;  // the last evaluation and checkpoint follow finish()
     if (Status s = maybe_evaluate_and_checkpoint(step); !s.is_ok()) return s;
+    kill_if_asked(world_.transport().rank(), step, run_.start_step);
   }
   const CodecTraffic trained = strategy_->traffic();
   const std::int64_t steps_run = run_.total_steps - run_.start_step;
