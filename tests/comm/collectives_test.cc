@@ -224,3 +224,48 @@ TEST(BlockRange, TilesTheCountWithSizesDifferingByAtMostOne) {
 
 }  // namespace
 }  // namespace courier::testing
+
+namespace courier::testing {
+namespace {
+
+// Ranks in different collectives (or the same one at different call numbers) do not hang:
+// after the timeout every rank's error names each rank's call.
+TEST(Fingerprint, MismatchedCollectivesFailNamingBothCalls) {
+  std::atomic<int> failures{0};
+  spawn_communicators(2, [&](Communicator& comm) {
+    CollectiveOptions options;
+    options.algorithm = AllreduceAlgorithm::kRing;
+    options.timeout = std::chrono::milliseconds(300);
+    std::vector<float> data(1024, 1.0f);
+    ASSERT_TRUE(allreduce(comm, std::span(data), ReduceOp::kSum, options).is_ok());  // call #0 on both
+    Status status;
+    if (comm.rank() == 0) {
+      status = allreduce(comm, std::span(data), ReduceOp::kSum, options);
+    } else {
+      std::vector<std::byte> small(16);
+      status = broadcast(comm, small, 0, options);
+    }
+    EXPECT_EQ(status.code(), StatusCode::kDeadlineExceeded) << status.to_string();
+    EXPECT_THAT(status.message(), ::testing::HasSubstr("mismatched collectives"));
+    EXPECT_THAT(status.message(), ::testing::HasSubstr("rank 0 in allreduce_ring #1 of 4096 bytes f32"));
+    EXPECT_THAT(status.message(), ::testing::HasSubstr("rank 1 in broadcast_binomial #1 of 16 bytes"));
+    if (!status.is_ok()) failures.fetch_add(1);
+  });
+  EXPECT_EQ(failures.load(), 2);
+}
+
+TEST(Fingerprint, ARankThatSkipsABarrierIsNamedWithItsCall) {
+  spawn_communicators(2, [&](Communicator& comm) {
+    CollectiveOptions options;
+    options.algorithm = AllreduceAlgorithm::kRing;
+    options.timeout = std::chrono::milliseconds(300);
+    std::vector<float> data(8, 1.0f);
+    Status status = comm.rank() == 0 ? barrier(comm, options) : allreduce(comm, std::span(data), ReduceOp::kSum, options);
+    EXPECT_EQ(status.code(), StatusCode::kDeadlineExceeded) << status.to_string();
+    EXPECT_THAT(status.message(), ::testing::HasSubstr("rank 0 in barrier #0 of 0 bytes"));
+    EXPECT_THAT(status.message(), ::testing::HasSubstr("rank 1 in allreduce_ring #0 of 32 bytes f32"));
+  });
+}
+
+}  // namespace
+}  // namespace courier::testing

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "courier/comm/trace.h"
 #include "courier/core/check.h"
@@ -41,6 +42,7 @@ struct Communicator::State {
   struct Notice {
     int waiting_for;  // world rank, or -1
     bool stall;       // a stall notice (else: a fatal failure)
+    std::string op;   // the operation its sender is in (stall notices)
   };
   std::mutex mutex;
   std::map<std::pair<int, std::uint64_t>, std::uint64_t> next_send_seq;  // (world destination, wire tag)
@@ -49,6 +51,7 @@ struct Communicator::State {
   RecvHandle notice_recv;
   std::map<int, Notice> notices;  // by world rank of the sender
   std::optional<Status> failure;
+  std::uint64_t collectives = 0;  // calls so far (next_collective)
 };
 
 Communicator::Communicator(Transport& transport, CommunicatorOptions options)
@@ -246,8 +249,9 @@ Result<Message> Communicator::receive(int peer, std::uint64_t tag, const Deadlin
 }
 
 // Notices travel as owned control messages on kNoticeTag. Payload, as text lines:
-//   stall|fatal, the world rank this rank waits for (-1: none or any), status code, message.
-Status Communicator::fail(const Status& status, int waiting_for_world_rank, bool stall) {
+//   stall|fatal, the world rank this rank waits for (-1: none or any), status code, the
+//   operation this rank is in (may be empty), message.
+Status Communicator::fail(const Status& status, int waiting_for_world_rank, bool stall, std::string_view op) {
   bool first = false;
   {
     std::lock_guard lock(state_->mutex);
@@ -257,8 +261,8 @@ Status Communicator::fail(const Status& status, int waiting_for_world_rank, bool
     }
   }
   if (first) {
-    const std::string text = fmt::format("{}\n{}\n{}\n{}", stall ? "stall" : "fatal", waiting_for_world_rank,
-                                         static_cast<int>(status.code()), status.message());
+    const std::string text = fmt::format("{}\n{}\n{}\n{}\n{}", stall ? "stall" : "fatal", waiting_for_world_rank,
+                                         static_cast<int>(status.code()), op, status.message());
     for (int peer = 0; peer < world_size(); ++peer) {
       if (peer == rank_) continue;
       std::vector<std::byte> bytes(text.size());
@@ -289,10 +293,11 @@ void Communicator::poll_notices() {
     if (!verify_checksum(notice->header(), notice->payload()).is_ok()) continue;  // damaged: ignore
     std::istringstream in(std::string(reinterpret_cast<const char*>(notice->payload().data()),
                                       notice->payload().size()));
-    std::string kind, waiting_for, code, message;
+    std::string kind, waiting_for, code, op, message;
     std::getline(in, kind);
     std::getline(in, waiting_for);
     std::getline(in, code);
+    std::getline(in, op);
     std::getline(in, message, '\0');
     const int from = static_cast<int>(notice->header().source);
     const int waits = std::atoi(waiting_for.c_str());
@@ -301,7 +306,7 @@ void Communicator::poll_notices() {
       code_value = static_cast<int>(StatusCode::kAborted);
     }
     std::lock_guard lock(state_->mutex);
-    state_->notices[from] = State::Notice{waits, kind == "stall"};
+    state_->notices[from] = State::Notice{waits, kind == "stall", op};
     if (kind != "stall" && !state_->failure) {
       state_->failure = Status(static_cast<StatusCode>(code_value), fmt::format("rank {} failed: {}", from, message));
     }
@@ -321,7 +326,7 @@ Status Communicator::resolve_stall(int peer, const OpContext& context, std::stri
   const Status mine = Status::deadline_exceeded(
       fmt::format("rank {}: {} step {}: waited {} for {} (tag {})", me, context.op, context.step, waited,
                   waits_for < 0 ? std::string("any rank") : fmt::format("rank {}", waits_for), tag_text));
-  static_cast<void>(fail(mine, waits_for, true));
+  static_cast<void>(fail(mine, waits_for, true, context.op));
   // Collect the other members' notices: each says whom its sender waits for.
   const Deadline grace = Deadline::after(real_clock(), options_.stall_grace);
   while (!grace.expired(real_clock())) {
@@ -353,7 +358,27 @@ Status Communicator::resolve_stall(int peer, const OpContext& context, std::stri
     verdict = fmt::format("rank {} is missing or stalled (wait chain {}; rank {} sent no stall notice)", current,
                           chain, current);
   }
+  // Members in different operations (another collective, or the same one at another call
+  // number): name every call, grouped by operation.
+  std::map<std::string, std::vector<int>> calls;
+  calls[std::string(context.op)].push_back(me);
+  for (const auto& [rank, notice] : state_->notices) {
+    if (notice.stall && !notice.op.empty()) calls[notice.op].push_back(rank);
+  }
+  if (calls.size() > 1) {
+    std::string list;
+    for (const auto& [op, ranks] : calls) {
+      list += fmt::format("{}{} {} in {}", list.empty() ? "" : ", ", ranks.size() == 1 ? "rank" : "ranks",
+                          fmt::join(ranks, ", "), op);
+    }
+    verdict += fmt::format("; mismatched collectives: {}", list);
+  }
   return Status::deadline_exceeded(fmt::format("{}; {}", mine.message(), verdict));
+}
+
+std::uint64_t Communicator::next_collective() {
+  std::lock_guard lock(state_->mutex);
+  return state_->collectives++;
 }
 
 CommunicatorStats Communicator::stats() const {

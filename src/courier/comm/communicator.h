@@ -121,6 +121,11 @@ class Communicator {
 
   CommunicatorStats stats() const;
 
+  // The number of this call among the collectives on this communicator, from 0. Every member
+  // calls the same collectives in the same order, so equal calls have equal numbers; the
+  // collectives put it in their fingerprint (collectives/detail.h).
+  std::uint64_t next_collective();
+
  private:
   struct State;
   Communicator(Transport& transport, CommunicatorOptions options, std::vector<int> members, std::uint16_t context);
@@ -128,8 +133,9 @@ class Communicator {
   SendHandle send_payload(int peer, std::uint64_t tag, Payload payload, const SendInfo& info);
   Status check_arrival(Message& message, const PendingRecv& pending, const OpContext& context, bool& duplicate);
   std::string where(int peer, std::uint64_t wire_tag, const OpContext& context) const;
-  // Records `status` as this communicator's failure and, the first time, tells the members.
-  Status fail(const Status& status, int waiting_for_world_rank, bool stall);
+  // Records `status` as this communicator's failure and, the first time, tells the members
+  // (with `op`, the operation this rank is in, for stall notices).
+  Status fail(const Status& status, int waiting_for_world_rank, bool stall, std::string_view op = {});
   // Reads every notice that has arrived (non-blocking). Caller holds no lock.
   void poll_notices();
   // The timeout path: announce whom this rank waits for, collect the others' notices for the

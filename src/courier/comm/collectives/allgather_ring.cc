@@ -32,7 +32,7 @@ Status ring_allgather_phase(Op& op, MutableByteSpan data, DType dtype, std::uint
 Status allgather_ring(Communicator& comm, ByteSpan mine, MutableByteSpan all, const CollectiveOptions& options) {
   COURIER_CHECK_EQ(all.size(), mine.size() * static_cast<std::size_t>(comm.world_size()),
                    "allgather output must hold world_size inputs");
-  Op run(comm, "allgather_ring", options);
+  Op run(comm, "allgather_ring", options, DType::kU8, mine.size());
   if (!mine.empty()) std::memcpy(all.data() + mine.size() * static_cast<std::size_t>(comm.rank()), mine.data(), mine.size());
   if (Status st = ring_allgather_phase(run, all, DType::kU8, kTagAllgather); !st.is_ok()) return st;
   return run.finish_sends();

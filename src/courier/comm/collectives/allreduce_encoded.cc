@@ -119,7 +119,7 @@ Status gather_encodings(Op& op, std::span<float> data, Codec& codec, std::uint64
 
 Status allreduce_encoded(Communicator& comm, std::span<float> data, Codec& codec, const CollectiveOptions& options,
                          CodecTraffic* traffic) {
-  Op op(comm, "allreduce_encoded", options, DType::kF32);
+  Op op(comm, "allreduce_encoded", options, DType::kF32, data.size_bytes());
   if (comm.world_size() == 1) {  // nothing to send, but the same rounding as with company
     std::vector<std::byte> bytes;
     codec.encode(data, bytes);

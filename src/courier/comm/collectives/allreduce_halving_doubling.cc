@@ -18,7 +18,7 @@ namespace courier::collectives {
 
 Status allreduce_halving_doubling(Communicator& comm, MutableByteSpan data, DType dtype, ReduceOp op,
                                   const CollectiveOptions& options) {
-  Op run(comm, "allreduce_halving_doubling", options, dtype);
+  Op run(comm, "allreduce_halving_doubling", options, dtype, data.size());
   const int n = comm.world_size();
   const int r = comm.rank();
   if (n == 1) return Status::ok();

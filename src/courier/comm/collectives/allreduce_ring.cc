@@ -7,7 +7,7 @@ namespace courier::collectives {
 
 Status allreduce_ring(Communicator& comm, MutableByteSpan data, DType dtype, ReduceOp op,
                       const CollectiveOptions& options) {
-  Op run(comm, "allreduce_ring", options, dtype);
+  Op run(comm, "allreduce_ring", options, dtype, data.size());
   const int n = comm.world_size();
   if (Status st = ring_reduce_scatter_phase(run, data, dtype, op, kTagAllreduceRing); !st.is_ok()) return st;
   if (op == ReduceOp::kAverage) {

@@ -10,7 +10,7 @@ namespace courier::collectives {
 
 Status allreduce_tree(Communicator& comm, MutableByteSpan data, DType dtype, ReduceOp op,
                       const CollectiveOptions& options) {
-  Op run(comm, "allreduce_tree", options, dtype);
+  Op run(comm, "allreduce_tree", options, dtype, data.size());
   const int n = comm.world_size();
   const int r = comm.rank();
   if (n == 1) return Status::ok();

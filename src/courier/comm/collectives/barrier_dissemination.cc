@@ -6,7 +6,7 @@
 namespace courier::collectives {
 
 Status barrier_dissemination(Communicator& comm, const CollectiveOptions& options) {
-  Op run(comm, "barrier", options);
+  Op run(comm, "barrier", options, DType::kU8, 0);
   const int n = comm.world_size();
   const int r = comm.rank();
   for (int distance = 1; distance < n; distance *= 2) {

@@ -28,7 +28,7 @@ void binomial_tree(int n, int root, int r, int& parent, std::vector<int>& childr
 }
 
 Status broadcast_binomial(Communicator& comm, MutableByteSpan data, int root, const CollectiveOptions& options) {
-  Op run(comm, "broadcast_binomial", options);
+  Op run(comm, "broadcast_binomial", options, DType::kU8, data.size());
   const int n = comm.world_size();
   if (n == 1) return Status::ok();
   int parent = -1;

@@ -23,7 +23,10 @@ inline constexpr std::uint64_t kTagAllreduceCompressed = kUserTagLimit + 9;
 // One running collective: the communicator, its name for errors, its deadline.
 class Op {
  public:
-  Op(Communicator& comm, std::string_view name, const CollectiveOptions& options, DType dtype = DType::kU8);
+  // `bytes`: the caller's data (a rank's part for an allgather). With the communicator's call
+  // number they make the operation's fingerprint, "allreduce_ring #3 of 4096 bytes f32", which
+  // names it in every error, so a stall between ranks in different collectives names both.
+  Op(Communicator& comm, std::string_view name, const CollectiveOptions& options, DType dtype, std::size_t bytes);
   ~Op();  // withdraws sends still pending after a failure
   Op(const Op&) = delete;
   Op& operator=(const Op&) = delete;

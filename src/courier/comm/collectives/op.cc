@@ -16,8 +16,13 @@ constexpr auto kGiveBackGrace = std::chrono::seconds(5);
 
 }  // namespace
 
-Op::Op(Communicator& comm, std::string_view name, const CollectiveOptions& options, DType dtype)
-    : comm_(comm), name_(name), context_{name_, options.step}, options_(options), dtype_(dtype),
+Op::Op(Communicator& comm, std::string_view name, const CollectiveOptions& options, DType dtype, std::size_t bytes)
+    : comm_(comm),
+      name_(fmt::format("{} #{} of {} bytes{}", name, comm.next_collective(), bytes,
+                        dtype == DType::kU8 ? std::string() : fmt::format(" {}", dtype_name(dtype)))),
+      context_{name_, options.step},
+      options_(options),
+      dtype_(dtype),
       deadline_(Deadline::after(real_clock(), options.timeout)) {}
 
 Op::~Op() {

@@ -11,7 +11,7 @@ void binomial_tree(int n, int root, int r, int& parent, std::vector<int>& childr
 
 Status reduce_binomial(Communicator& comm, MutableByteSpan data, DType dtype, ReduceOp op, int root,
                        const CollectiveOptions& options) {
-  Op run(comm, "reduce_binomial", options, dtype);
+  Op run(comm, "reduce_binomial", options, dtype, data.size());
   const int n = comm.world_size();
   if (n > 1) {
     int parent = -1;

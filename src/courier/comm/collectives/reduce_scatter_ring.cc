@@ -30,7 +30,7 @@ Status ring_reduce_scatter_phase(Op& op, MutableByteSpan data, DType dtype, Redu
 
 Status reduce_scatter_ring(Communicator& comm, MutableByteSpan data, DType dtype, ReduceOp op,
                            const CollectiveOptions& options) {
-  Op run(comm, "reduce_scatter_ring", options, dtype);
+  Op run(comm, "reduce_scatter_ring", options, dtype, data.size());
   if (Status st = ring_reduce_scatter_phase(run, data, dtype, op, kTagReduceScatter); !st.is_ok()) return st;
   if (op == ReduceOp::kAverage) {
     divide_by(elements(data, dtype, block_range(data.size() / dtype_size(dtype), comm.world_size(), comm.rank())),
