@@ -177,20 +177,11 @@ Result<ReplayReport> replay(const ReplayProgram& program, const ClusterSpec& clu
   ReplayReport report;
   report.recorded = program.recorded;
   report.replayed = *std::max_element(finished.begin(), finished.end());
-  double compute = 0, communicate = 0, wait = 0, total = 0;
-  for (int i = 0; i < n; ++i) {
-    const NodeStats& s = world.stats(i);
-    report.nodes.push_back(s);
-    compute += static_cast<double>(s.compute);
-    communicate += static_cast<double>(s.communicate);
-    wait += static_cast<double>(s.wait);
-    total += static_cast<double>(finished[static_cast<std::size_t>(i)]);
-  }
-  if (total > 0) {
-    report.compute_share = compute / total;
-    report.communicate_share = communicate / total;
-    report.wait_share = wait / total;
-  }
+  for (int i = 0; i < n; ++i) report.nodes.push_back(world.stats(i));
+  const Shares shares = shares_of(world, finished);
+  report.compute_share = shares.compute;
+  report.communicate_share = shares.communicate;
+  report.wait_share = shares.wait;
   report.network = world.network().stats();
   for (const LinkStats& l : world.network().links()) {
     report.busiest_link_bytes = std::max(report.busiest_link_bytes, l.bytes);

@@ -282,19 +282,10 @@ Result<TrainingReport> simulate_training(const TrainingPlan& plan, const Cluster
   report.totals = totals_of(world);
   const Time end = *std::max_element(finished.begin(), finished.end());
   report.step = end / plan.steps;
-  double compute = 0, communicate = 0, wait = 0, total = 0;
-  for (int i = 0; i < plan.workers; ++i) {
-    const NodeStats& s = world.stats(i);
-    compute += static_cast<double>(s.compute);
-    communicate += static_cast<double>(s.communicate);
-    wait += static_cast<double>(s.wait);
-    total += static_cast<double>(finished[static_cast<std::size_t>(i)]);
-  }
-  if (total > 0) {
-    report.compute_share = compute / total;
-    report.communicate_share = communicate / total;
-    report.wait_share = wait / total;
-  }
+  const Shares shares = shares_of(world, finished);
+  report.compute_share = shares.compute;
+  report.communicate_share = shares.communicate;
+  report.wait_share = shares.wait;
   report.efficiency = report.step > 0 ? static_cast<double>(plan.compute) / static_cast<double>(report.step) : 1.0;
   std::uint64_t used = 0, sum = 0;
   for (const LinkStats& l : world.network().links()) {

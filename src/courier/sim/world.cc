@@ -154,4 +154,17 @@ Status World::run() {
                                          format_time(now()), blocked.size(), report));
 }
 
+Shares shares_of(const World& world, const std::vector<Time>& finished) {
+  double compute = 0, communicate = 0, wait = 0, total = 0;
+  for (std::size_t i = 0; i < finished.size(); ++i) {
+    const NodeStats& s = world.stats(static_cast<int>(i));
+    compute += static_cast<double>(s.compute);
+    communicate += static_cast<double>(s.communicate);
+    wait += static_cast<double>(s.wait);
+    total += static_cast<double>(finished[i]);
+  }
+  if (total <= 0) return {};
+  return Shares{compute / total, communicate / total, wait / total};
+}
+
 }  // namespace courier::sim

@@ -37,6 +37,15 @@ struct NodeStats {
   std::uint64_t messages_sent = 0, bytes_sent = 0, bytes_received = 0;
 };
 
+// The shares of nodes 0..finished.size()-1's time (each up to its finish) spent computing,
+// communicating and waiting; zeros when no time passed.
+struct Shares {
+  double compute = 0, communicate = 0, wait = 0;
+};
+
+class World;
+Shares shares_of(const World& world, const std::vector<Time>& finished);
+
 class World {
  public:
   // REQUIRES: cluster.nodes >= 1 and check_faults(faults, cluster.nodes) is OK.
