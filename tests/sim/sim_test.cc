@@ -10,21 +10,10 @@
 #include "courier/sim/faults.h"
 #include "courier/sim/workloads.h"
 #include "courier/sim/world.h"
+#include "sim/sim_helpers.h"
 
 namespace courier::sim {
 namespace {
-
-ClusterSpec cluster(int nodes, const std::string& link = "25Gbps,5us", const std::string& fabric = "switch") {
-  ClusterSpec spec;
-  spec.nodes = nodes;
-  spec.link = *parse_link(link);
-  EXPECT_TRUE(parse_fabric(fabric, spec).is_ok());
-  return spec;
-}
-
-double relative_error(Time got, Time want) {
-  return std::abs(static_cast<double>(got - want)) / static_cast<double>(want);
-}
 
 TEST(SimEngine, RunsEventsInTimeThenSchedulingOrder) {
   Engine engine;
@@ -126,30 +115,17 @@ TEST(SimLink, TwoSendersIntoOneNicShareItsBandwidth) {
   EXPECT_EQ(arrivals[1], from_seconds(2e-3 + 10e-6));
 }
 
-TEST(SimCollectives, RingAllreduceMatchesTheClosedFormUpTo1024Nodes) {
-  for (const std::uint64_t bytes : {std::uint64_t{1} << 20, std::uint64_t{100'000'000}}) {
-    for (const int n : {2, 3, 4, 7, 8, 16, 100, 256, 1024}) {
-      const ClusterSpec spec = cluster(n);
-      Result<RunTotals> r = simulate_allreduce(spec, Algorithm::kRing, bytes, {}, 1);
-      ASSERT_TRUE(r.is_ok()) << r.status().to_string();
-      const Time want = closed_form(Algorithm::kRing, n, bytes, spec.link);
-      EXPECT_LT(relative_error(r->time, want), 0.02) << n << " nodes, " << bytes << " bytes: " << format_time(r->time)
-                                                    << " vs " << format_time(want);
-      EXPECT_EQ(r->network.messages, static_cast<std::uint64_t>(2 * (n - 1) * n));
-    }
-  }
-}
-
-TEST(SimCollectives, HalvingDoublingMatchesTheClosedFormUpTo1024Nodes) {
-  for (const std::uint64_t bytes : {std::uint64_t{1} << 20, std::uint64_t{100'000'000}}) {
-    for (int n = 2; n <= 1024; n *= 2) {
-      const ClusterSpec spec = cluster(n, "10Gbps,2us");
-      Result<RunTotals> r = simulate_allreduce(spec, Algorithm::kHalvingDoubling, bytes, {}, 1);
-      ASSERT_TRUE(r.is_ok()) << r.status().to_string();
-      const Time want = closed_form(Algorithm::kHalvingDoubling, n, bytes, spec.link);
-      EXPECT_LT(relative_error(r->time, want), 0.02) << n << " nodes: " << format_time(r->time) << " vs "
-                                                    << format_time(want);
-    }
+TEST(SimCollectives, RingAndHalvingDoublingMatchTheirClosedFormsOnSmallWorlds) {
+  // The same checks as sim_scale_test.cc up to 1,024 nodes, small enough for the sanitizers.
+  for (const int n : {2, 3, 7, 16, 64}) {
+    const ClusterSpec spec = cluster(n);
+    Result<RunTotals> r = simulate_allreduce(spec, Algorithm::kRing, 1 << 20, {}, 1);
+    ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+    EXPECT_LT(relative_error(r->time, closed_form(Algorithm::kRing, n, 1 << 20, spec.link)), 0.02) << n;
+    if ((n & (n - 1)) != 0) continue;
+    Result<RunTotals> h = simulate_allreduce(spec, Algorithm::kHalvingDoubling, 1 << 20, {}, 1);
+    ASSERT_TRUE(h.is_ok()) << h.status().to_string();
+    EXPECT_LT(relative_error(h->time, closed_form(Algorithm::kHalvingDoubling, n, 1 << 20, spec.link)), 0.02) << n;
   }
 }
 
@@ -233,21 +209,6 @@ TEST(SimDeterminism, TheSameSeedGivesTheSameTraceByteForByte) {
   EXPECT_NE(a.second, c.second);  // another seed loses other messages
 }
 
-TrainingPlan plan(StrategyKind kind, int workers) {
-  TrainingPlan p;
-  p.strategy = kind;
-  p.workers = workers;
-  p.steps = 20;
-  p.compute = from_seconds(10e-3);
-  p.gradient_bytes = p.encoded_bytes = 4 << 20;
-  return p;
-}
-
-Result<TrainingReport> train(const TrainingPlan& p, const std::vector<Fault>& faults = {},
-                             const std::string& link = "25Gbps,5us") {
-  return simulate_training(p, cluster(nodes_needed(p), link), faults, 1);
-}
-
 TEST(SimTraining, OneWorkerIsAllComputeAndSharesAddUp) {
   Result<TrainingReport> one = train(plan(StrategyKind::kAllreduce, 1));
   ASSERT_TRUE(one.is_ok());
@@ -283,18 +244,6 @@ TEST(SimTraining, MeasuredJitterMakesSynchronousWorkersWaitForTheSlowest) {
   EXPECT_GT(a->wait_share, 0.1);
   EXPECT_EQ(a->step, b->step);
   EXPECT_EQ(a->totals.digest, b->totals.digest);
-}
-
-TEST(SimTraining, TopKIsAllgatheredAndStopsPayingOffAtScale) {
-  // 1% of the gradient, but every worker receives every other worker's 1%.
-  TrainingPlan dense = plan(StrategyKind::kAllreduce, 256);
-  TrainingPlan sparse = dense;
-  sparse.encoded_bytes = dense.gradient_bytes / 100 * 3 / 2;  // values and indices
-  sparse.sparse = true;
-  Result<TrainingReport> d = train(dense, {}, "10Gbps,5us");
-  Result<TrainingReport> s = train(sparse, {}, "10Gbps,5us");
-  ASSERT_TRUE(d.is_ok() && s.is_ok());
-  EXPECT_GT(s->link_bytes_max, d->link_bytes_max);  // 255 x 1.5% > 2 x 255/256
 }
 
 TEST(SimTraining, AsynchronousServersKeepTheirPaceWithAStraggler) {
