@@ -48,25 +48,11 @@ void World::send(int from, int to, std::uint64_t tag, std::uint64_t bytes) {
   network_.transfer(from, to, bytes, [this, to, arrival] { deliver(to, arrival); });
 }
 
-void World::record(const Arrival& a, int destination) {
-  const std::uint64_t fields[] = {static_cast<std::uint64_t>(a.sent), static_cast<std::uint64_t>(now()),
-                                  static_cast<std::uint64_t>(a.source), static_cast<std::uint64_t>(destination),
-                                  a.tag, a.bytes};
-  for (std::uint64_t field : fields) {
-    for (int i = 0; i < 8; ++i) {
-      digest_ ^= (field >> (8 * i)) & 0xff;
-      digest_ *= 1099511628211ull;
-    }
-  }
-  if (keep_trace_) {
-    trace_ += fmt::format("{} {} {} {} {} {}\n", a.sent, now(), a.source, destination, a.tag, a.bytes);
-  }
-}
-
 void World::deliver(int to, Arrival arrival) {
   Node& node = nodes_[static_cast<std::size_t>(to)];
   if (node.crashed) return;
-  record(arrival, to);
+  log_.record(arrival.sent, now(), static_cast<std::uint64_t>(arrival.source), static_cast<std::uint64_t>(to),
+              arrival.tag, arrival.bytes);
   node.stats.bytes_received += arrival.bytes;
   Waiter& w = node.waiter;
   if (w.handle && (w.source == kAnyNode || w.source == arrival.source) && w.tag == arrival.tag) {

@@ -18,6 +18,7 @@
 
 #include "courier/core/status.h"
 #include "courier/sim/cluster.h"
+#include "courier/sim/delivery_log.h"
 #include "courier/sim/engine.h"
 #include "courier/sim/faults.h"
 
@@ -106,11 +107,11 @@ class World {
 
   // A 64-bit FNV-1a digest of every delivery (times, ends, tag, size), in delivery order:
   // equal digests mean equal virtual-time traces.
-  std::uint64_t trace_digest() const { return digest_; }
+  std::uint64_t trace_digest() const { return log_.digest(); }
   // Keeps every delivery as a line "sent arrived source destination tag bytes" (times in
   // picoseconds) when on; off by default (a 1,024-node ring allreduce delivers 2 million).
-  void keep_trace(bool on) { keep_trace_ = on; }
-  const std::string& trace_text() const { return trace_; }
+  void keep_trace(bool on) { log_.keep_text(on); }
+  const std::string& trace_text() const { return log_.text(); }
 
  private:
   struct Waiter {
@@ -135,14 +136,11 @@ class World {
   void account_receive(int node, Time began, const Arrival& arrival);
   void start_compute(int node, Time duration, std::coroutine_handle<> h);
   void apply(const Fault& fault);
-  void record(const Arrival& arrival, int destination);
 
   Engine engine_;
   Network network_;
   std::vector<Node> nodes_;
-  std::uint64_t digest_ = 14695981039346656037ull;
-  bool keep_trace_ = false;
-  std::string trace_;
+  DeliveryLog log_;
 };
 
 }  // namespace courier::sim

@@ -18,6 +18,7 @@
 #include <fmt/ranges.h>
 
 #include "courier/core/check.h"
+#include "courier/sim/delivery_log.h"
 #include "courier/sim/engine.h"
 
 namespace courier {
@@ -110,13 +111,10 @@ class SimFabric {
   sim::Network network_;
   std::deque<Node> nodes_;  // deque: a Node holds a condition variable and cannot move
   double compute_scale_;
-  bool keep_trace_;
   int running_ = -1;  // the rank holding the baton; -1: the scheduler
   int attached_ = 0, live_ = 0;
   std::uint64_t next_id_ = 1;
-  std::uint64_t deliveries_ = 0;
-  std::uint64_t digest_ = 14695981039346656037ull;
-  std::string trace_;
+  sim::DeliveryLog log_;
 };
 
 SimFabric::SimFabric(const SimTransportOptions& options)
@@ -129,7 +127,6 @@ SimFabric::SimFabric(const SimTransportOptions& options)
                options.seed),
       nodes_(static_cast<std::size_t>(options.world_size)),
       compute_scale_(options.compute_scale),
-      keep_trace_(options.keep_trace),
       live_(options.world_size) {
   for (int r = 0; r < world_size(); ++r) {
     Node& n = node(r);
@@ -138,6 +135,7 @@ SimFabric::SimFabric(const SimTransportOptions& options)
     n.next_seq_to.assign(nodes_.size(), 0);
     n.next_seq_from.assign(nodes_.size(), 0);
   }
+  log_.keep_text(options.keep_trace);
   // Faults first: a crash at 0 happens before the node starts.
   for (const sim::Fault& fault : options.faults) engine_.at(fault.at, [this, fault] { apply(fault); });
   for (int r = 0; r < world_size(); ++r) engine_.at(0, [this, r] { grant(r); });
@@ -389,20 +387,8 @@ void SimFabric::accept(int to, Arrival arrival) {
 }
 
 void SimFabric::record(const Arrival& arrival, int to) {
-  ++deliveries_;
-  const std::uint64_t fields[] = {static_cast<std::uint64_t>(arrival.sent), static_cast<std::uint64_t>(engine_.now()),
-                                  arrival.header.source, static_cast<std::uint64_t>(to), arrival.header.tag,
-                                  arrival.bytes.size()};
-  for (std::uint64_t field : fields) {
-    for (int i = 0; i < 8; ++i) {
-      digest_ ^= (field >> (8 * i)) & 0xff;
-      digest_ *= 1099511628211ull;
-    }
-  }
-  if (keep_trace_) {
-    trace_ += fmt::format("{} {} {} {} {:#x} {}\n", arrival.sent, engine_.now(), arrival.header.source, to,
-                          arrival.header.tag, arrival.bytes.size());
-  }
+  log_.record(arrival.sent, engine_.now(), arrival.header.source, static_cast<std::uint64_t>(to), arrival.header.tag,
+              arrival.bytes.size());
 }
 
 RecvHandle SimFabric::recv(int rank, int source, std::uint64_t tag) {
@@ -515,9 +501,9 @@ SimReport SimFabric::report() const {
     report.end = std::max(report.end, n.ended ? n.report.end : engine_.now());
   }
   report.network = network_.stats();
-  report.deliveries = deliveries_;
-  report.trace_digest = digest_;
-  report.trace = trace_;
+  report.deliveries = log_.count();
+  report.trace_digest = log_.digest();
+  report.trace = log_.text();
   return report;
 }
 
