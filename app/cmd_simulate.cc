@@ -177,6 +177,25 @@ int run_collective(const SimulateFlags& flags) {
   return kExitOk;
 }
 
+// --servers: N shards, or "1/K", one per K workers (at least one).
+struct ServerCount {
+  int count = 1;
+  int per_workers = 0;  // > 0: count = workers / per_workers
+};
+
+Result<ServerCount> parse_servers(const std::string& text, int config_servers) {
+  if (text.empty()) return ServerCount{config_servers, 0};
+  const bool ratio = text.starts_with("1/");
+  const std::string_view number = ratio ? std::string_view(text).substr(2) : std::string_view(text);
+  int value = 0;
+  auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+  if (ec != std::errc() || ptr != number.data() + number.size() || value < 1) {
+    return Status::invalid_argument(
+        fmt::format("--servers '{}' is neither a shard count N >= 1 nor 1/K (one shard per K workers)", text));
+  }
+  return ratio ? ServerCount{1, value} : ServerCount{value, 0};
+}
+
 // What one worker's step costs, from short real runs of the config.
 struct Measured {
   double compute_s = 0;
@@ -270,6 +289,8 @@ int run_training(const SimulateFlags& flags) {
     if (!s.is_ok()) return report_simulation_failure(s);
   }
   const DistConfig& dist = config->dist;
+  Result<ServerCount> servers = parse_servers(flags.servers, static_cast<int>(dist.servers));
+  if (!servers.is_ok()) return report_simulation_failure(servers.status());
   sim::TrainingPlan plan;
   if (dist.strategy == "allreduce") {
     plan.strategy = sim::StrategyKind::kAllreduce;
@@ -359,13 +380,7 @@ int run_training(const SimulateFlags& flags) {
   for (const sim::LinkSpec& link : *links) {
     for (const int n : *workers) {
       plan.workers = n;
-      plan.servers = static_cast<int>(dist.servers);
-      if (flags.servers.starts_with("1/")) {
-        const int per = std::max(1, std::atoi(flags.servers.c_str() + 2));
-        plan.servers = std::max(1, n / per);
-      } else if (!flags.servers.empty()) {
-        plan.servers = std::max(1, std::atoi(flags.servers.c_str()));
-      }
+      plan.servers = servers->per_workers > 0 ? std::max(1, n / servers->per_workers) : servers->count;
       sim::ClusterSpec cluster;
       cluster.nodes = sim::nodes_needed(plan);
       cluster.link = link;

@@ -60,6 +60,7 @@ TEST(SimulateCli, BadInputIsNamedWithTheSyntax) {
       {{"simulate", "--cluster", "torus"}, "fattree:K"},
       {{"simulate", "--fault", "crash:99@1ms", "--workers", "4"}, "names node 99"},
       {{"simulate", "--fault", "boom"}, "crash:N@T"},
+      {{"simulate", COURIER_SOURCE_DIR "/configs/fashion-mlp.toml", "--servers", "many"}, "1/K (one shard per K"},
   };
   for (const Case& c : cases) {
     ProcessResult r = courier(c.args);
