@@ -101,6 +101,10 @@ TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(c.dist.sim_cluster, "switch");
   EXPECT_DOUBLE_EQ(c.dist.sim_compute_scale, 1.0);
   EXPECT_EQ(c.dist.sim_faults, "");
+  EXPECT_EQ(c.dist.faults, "");
+  EXPECT_EQ(c.dist.delivery, "checked");
+  EXPECT_EQ(c.dist.recovery, "stop");
+  EXPECT_EQ(c.dist.commit_every, 10);
   EXPECT_EQ(c.checkpoint.every, 0);
   EXPECT_EQ(c.checkpoint.keep, 3);
 
@@ -113,7 +117,7 @@ TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
 TEST(ConfigTest, EveryKeyIsInTheTableOnce) {
   const std::vector<std::string> names = config_key_names();
   EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size());
-  EXPECT_EQ(names.size(), 61u) << "a key was added or removed: update the tests below and configs/";
+  EXPECT_EQ(names.size(), 65u) << "a key was added or removed: update the tests below and configs/";
   for (const config_keys::KeySpec& spec : config_keys::table()) {
     EXPECT_FALSE(spec.doc.empty()) << config_keys::full_name(spec);
     EXPECT_TRUE(config_keys::is_section(spec.section)) << config_keys::full_name(spec);
@@ -276,6 +280,10 @@ std::vector<OverrideCase> every_key_override() {
       {"dist.sim_cluster", "dist.sim_cluster=fattree:4", [](Config& c) { c.dist.sim_cluster = "fattree:4"; }},
       {"dist.sim_compute_scale", "dist.sim_compute_scale=0", [](Config& c) { c.dist.sim_compute_scale = 0; }},
       {"dist.sim_faults", "dist.sim_faults=crash:1@10ms", [](Config& c) { c.dist.sim_faults = "crash:1@10ms"; }},
+      {"dist.faults", "dist.faults=kill:1@5", [](Config& c) { c.dist.faults = "kill:1@5"; }},
+      {"dist.delivery", "dist.delivery=reliable", [](Config& c) { c.dist.delivery = "reliable"; }},
+      {"dist.recovery", "dist.recovery=elastic", [](Config& c) { c.dist.recovery = "elastic"; }},
+      {"dist.commit_every", "dist.commit_every=25", [](Config& c) { c.dist.commit_every = 25; }},
       {"checkpoint.every", "checkpoint.every=100", [](Config& c) { c.checkpoint.every = 100; }},
       {"checkpoint.keep", "checkpoint.keep=0", [](Config& c) { c.checkpoint.keep = 0; }},
   };

@@ -93,6 +93,10 @@ struct DistConfig {
   std::string sim_cluster = "switch";   // sim: switch | fattree:K[:O] | ring
   double sim_compute_scale = 1.0;       // sim: virtual seconds a real second of compute costs, >= 0
   std::string sim_faults;               // sim: fault plan, space-separated (sim/faults.h); empty: none
+  std::string faults;                   // inproc: fault plan, space-separated (train/faults.h); empty: none
+  std::string delivery = "checked";     // checked (a lost or damaged message fails the step) | reliable (re-sent)
+  std::string recovery = "stop";        // stop (a dead node ends the run) | elastic (the survivors go on)
+  std::int64_t commit_every = 10;       // elastic: steps between in-memory commits of model and optimizer, >= 1
 
   friend bool operator==(const DistConfig&, const DistConfig&) = default;
 };

@@ -225,7 +225,26 @@ const std::vector<KeySpec>& key_table() {
        .doc = "sim: what goes wrong and when, space-separated: crash:N@T (node N stops at virtual time T), "
               "slow:N:F[@T] (computes F times slower), slownic:N:F[@T], partition:A-B@T1-T2 (T2 may be never), "
               "loss:P; empty: nothing",
-       .aliases = {"faults", "fault_plan"}},
+       .aliases = {"fault_plan"}},
+      {.section = "dist", .name = "faults", .field = &member<&C::dist, &X::faults>,
+       .doc = "inproc: what goes wrong, space-separated: drop:P, duplicate:P, corrupt:P, delay:P, reorder:P (per "
+              "message), seed:N, kill:N@S (node N dies in step S), hang:N@S (stops silently), join:N@S (spare N "
+              "joins after step S), slow:N:F (computes F times slower); empty: nothing",
+       .aliases = {"fault_injection", "inject"}},
+      {.section = "dist", .name = "delivery", .field = &member<&C::dist, &X::delivery>,
+       .choices = {"checked", "reliable"},
+       .doc = "checked: a lost or damaged message fails the step, naming it; reliable: messages are acknowledged "
+              "and re-sent with back-off until they arrive intact (as ps-lite's resender)",
+       .aliases = {"resend", "reliable", "acks"}},
+      {.section = "dist", .name = "recovery", .field = &member<&C::dist, &X::recovery>,
+       .choices = {"stop", "elastic"},
+       .doc = "stop: a dead node ends the run with an error naming it; elastic: the survivors agree on the new "
+              "membership, restore the last commit and go on",
+       .aliases = {"elastic", "on_failure", "fault_tolerance"}},
+      {.section = "dist", .name = "commit_every", .field = &member<&C::dist, &X::commit_every>, .range = at_least(1),
+       .doc = "elastic: steps between in-memory commits of model and optimizer state; a failure redoes at most "
+              "this many steps",
+       .aliases = {"commit_interval", "snapshot_every"}},
 
       {.section = "checkpoint", .name = "every", .field = &member<&C::checkpoint, &K::every>, .range = at_least(0),
        .doc = "steps between checkpoints; 0: only at the end", .aliases = {"interval", "save_every", "every_steps"}},

@@ -9,6 +9,7 @@
 #include "courier/sim/faults.h"
 #include "courier/train/config.h"
 #include "courier/train/config_keys.h"
+#include "courier/train/faults.h"
 
 namespace courier {
 namespace {
@@ -165,6 +166,51 @@ Status sim_network_parses(const Config& c) {
   return Status::ok();
 }
 
+// The nodes of the run before any joins: the pipeline grid or the workers, and the servers.
+int configured_nodes(const Config& c) {
+  const std::int64_t replicas = c.dist.strategy == "pipeline" ? c.dist.stages * c.train.workers : c.train.workers;
+  return static_cast<int>(replicas + (c.dist.strategy == "ps" ? c.dist.servers : 0));
+}
+
+Status faults_fit_the_run(const Config& c) {
+  if (c.dist.faults.empty()) return Status::ok();
+  Result<TrainFaults> faults = parse_train_faults(c.dist.faults);
+  if (!faults.is_ok()) {
+    return Status::invalid_argument(
+        fmt::format("dist.faults = {}: {}", format_value(c.dist.faults), faults.status().message()));
+  }
+  if (c.dist.transport != "inproc") {
+    return Status::invalid_argument(fmt::format(
+        "dist.faults works in process only (dist.transport = inproc), not over {}; on sim use dist.sim_faults, "
+        "over mpi `courier launch` and COURIER_FAULT_KILL_AT (docs/fault-tolerance.md)",
+        c.dist.transport));
+  }
+  if (Status s = check_train_faults(*faults, configured_nodes(c)); !s.is_ok()) {
+    return Status::invalid_argument(fmt::format("dist.faults = {}: {}", format_value(c.dist.faults), s.message()));
+  }
+  if (faults->joins() > 0 && c.dist.recovery != "elastic") {
+    return Status::invalid_argument(fmt::format(
+        "dist.faults = {} has a node join, which needs dist.recovery = \"elastic\"", format_value(c.dist.faults)));
+  }
+  return Status::ok();
+}
+
+Status elastic_strategies(const Config& c) {
+  if (c.dist.recovery != "elastic") return Status::ok();
+  if (c.dist.strategy == "pipeline") {
+    return Status::invalid_argument(
+        "dist.recovery = elastic does not cover a pipeline (a stage's layers live on one node); use dist.recovery = "
+        "stop with `courier launch` restarts, or a data-parallel strategy");
+  }
+  if (c.dist.transport != "inproc") {
+    return Status::invalid_argument(fmt::format(
+        "dist.recovery = elastic runs in process (dist.transport = inproc), not over {}; over mpi, `courier launch` "
+        "restarts the job from its newest checkpoint",
+        c.dist.transport));
+  }
+  return Status::ok();
+}
+
 constexpr std::array kRules = {
     config_keys::Rule{"train.epochs > 0 or train.iters > 0", &something_to_train},
     config_keys::Rule{"train.batch >= train.workers (the global batch is split across the workers)",
@@ -190,6 +236,11 @@ constexpr std::array kRules = {
     config_keys::Rule{"dist.sim_link is a link (\"25Gbps,5us\"), dist.sim_cluster a fabric (switch, "
                       "fattree:K[:O], ring) and dist.sim_faults a fault plan",
                       &sim_network_parses},
+    config_keys::Rule{"dist.faults is a fault plan naming nodes of the run, with dist.transport = inproc; a join "
+                      "needs dist.recovery = elastic",
+                      &faults_fit_the_run},
+    config_keys::Rule{"dist.recovery = elastic: dist.transport = inproc and a data-parallel strategy",
+                      &elastic_strategies},
 };
 
 }  // namespace
