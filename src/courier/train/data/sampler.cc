@@ -80,12 +80,16 @@ std::shared_ptr<const std::vector<std::int64_t>> BatchPlan::permutation(std::int
 }
 
 void BatchPlan::node_indices(std::int64_t step, int node, std::vector<std::int64_t>& out) const {
-  COURIER_CHECK(node >= 0 && node < nodes_, "node {} is outside [0, {})", node, nodes_);
+  node_indices(step, node, nodes_, out);
+}
+
+void BatchPlan::node_indices(std::int64_t step, int node, int nodes, std::vector<std::int64_t>& out) const {
+  COURIER_CHECK(node >= 0 && node < nodes, "node {} is outside [0, {})", node, nodes);
   const Position at = step_position(step);
   const std::int64_t batch = global_batch_size(step);
   // Slices of batch / nodes examples, the first batch % nodes of them one longer.
-  const std::int64_t base = batch / nodes_;
-  const std::int64_t extra = batch % nodes_;
+  const std::int64_t base = batch / nodes;
+  const std::int64_t extra = batch % nodes;
   const std::int64_t begin = at.step_in_epoch * global_batch_ + node * base + std::min<std::int64_t>(node, extra);
   const std::int64_t count = base + (node < extra ? 1 : 0);
   const std::shared_ptr<const std::vector<std::int64_t>> order = permutation(at.epoch);

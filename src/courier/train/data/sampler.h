@@ -43,6 +43,10 @@ class BatchPlan {
   // Replaces `out` with node `node`'s examples of `step`, in permutation order.
   // REQUIRES: step >= 0, 0 <= node < nodes().
   void node_indices(std::int64_t step, int node, std::vector<std::int64_t>& out) const;
+  // The same with the batch split into `nodes` slices instead of nodes() (an elastic run whose
+  // membership changed: the global batch stays, the slices change).
+  // REQUIRES: step >= 0, nodes >= 1, 0 <= node < nodes.
+  void node_indices(std::int64_t step, int node, int nodes, std::vector<std::int64_t>& out) const;
 
  private:
   struct Position {

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,13 @@ struct CompressionOptions {
   std::unique_ptr<Codec> codec(int rank) const;
 };
 
+// Which slice of each global batch a worker reads: slice `index` of `count` (BatchPlan). Fixed
+// for most runs; an elastic run changes it when workers die or join.
+struct DataShare {
+  int index = 0;
+  int count = 1;
+};
+
 class Strategy {
  public:
   // `comm` is what this worker talks over (its counters are the worker's stats()).
@@ -82,6 +90,11 @@ class Strategy {
   // the whole model. Nothing to do where every worker holds all of it (the default); a
   // pipeline's stages send their layers to rank 0.
   virtual Status gather_model(Parameters&) { return Status::ok(); }
+
+  // This worker's slice of the step's batch when the strategy knows better than the trainer
+  // (a parameter server's replies name the live workers); nullopt: the trainer's own (the
+  // worker's rank among the current workers).
+  virtual std::optional<DataShare> data_share() const { return std::nullopt; }
 
   // Bytes this worker sent and received, and time it spent waiting for messages.
   CommunicatorStats stats() const { return comm_.stats(); }
