@@ -127,13 +127,14 @@ Result<TrainFaults> parse_train_faults(std::string_view plan) {
 
 Status check_train_faults(const TrainFaults& faults, int nodes) {
   std::vector<int> dying, joining;
+  const int all = nodes + faults.joins();
   for (const NodeEvent& e : faults.events) {
     if (e.kind == NodeEvent::Kind::kJoin) {
       joining.push_back(e.node);
     } else {
-      if (e.node >= nodes) {
+      if (e.node >= all) {
         return Status::invalid_argument(fmt::format(
-            "a fault kills node {}, but the run has nodes 0 to {}; name one of them", e.node, nodes - 1));
+            "a fault kills node {}, but the run has nodes 0 to {}; name one of them", e.node, all - 1));
       }
       for (int d : dying) {
         if (d == e.node) return Status::invalid_argument(fmt::format("node {} dies twice; keep one kill or hang", d));

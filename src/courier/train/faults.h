@@ -48,8 +48,8 @@ struct TrainFaults {
 // The plan in the syntax above, items separated by spaces, commas or semicolons. INVALID_ARGUMENT
 // names the item and shows the syntax.
 Result<TrainFaults> parse_train_faults(std::string_view plan);
-// REQUIRES nothing; checks the nodes against the run: deaths name one of the first `nodes`
-// (workers and servers), joins name the spares numbered from `nodes` on, without gaps.
+// REQUIRES nothing; checks the nodes against the run: joins name the spares numbered from
+// `nodes` (workers and servers) on, without gaps; deaths name a node or one of those spares.
 Status check_train_faults(const TrainFaults& faults, int nodes);
 
 }  // namespace courier

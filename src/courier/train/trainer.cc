@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
+#include <deque>
+#include <mutex>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -14,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "courier/comm/collectives/collectives.h"
+#include "courier/comm/health/membership.h"
 #include "courier/comm/launch.h"
 #include "courier/core/check.h"
 #include "courier/core/logging.h"
@@ -21,6 +25,7 @@
 #include "courier/tensor/matmul.h"
 #include "courier/train/checkpoint/checkpoint.h"
 #include "courier/train/evaluation.h"
+#include "courier/train/faults.h"
 #include "courier/train/data/sampler.h"
 #include "courier/train/metrics.h"
 #include "courier/train/model_factory.h"
@@ -101,6 +106,25 @@ struct Run {
   std::unique_ptr<MetricsWriter> metrics;
   int threads_per_node = 1;  // OpenBLAS's pool (process-wide: the same for every node)
   TrainResult result;  // written by worker 0
+  TrainFaults faults;  // dist.faults (in process only)
+  int configured_nodes = 0;  // workers (or the pipeline grid) and servers; spares that join come after
+
+  // Set when a configured worker leaves its loop: hung nodes and spares never invited stop waiting.
+  void mark_over() {
+    std::lock_guard lock(over_mutex);
+    over = true;
+    over_changed.notify_all();
+  }
+  // Waits up to `slice` for the run to end; whether it has.
+  bool wait_over(std::chrono::milliseconds slice) {
+    std::unique_lock lock(over_mutex);
+    return over_changed.wait_for(lock, slice, [&] { return over; });
+  }
+
+ private:
+  std::mutex over_mutex;
+  std::condition_variable over_changed;
+  bool over = false;
 };
 
 std::unique_ptr<Strategy> make_strategy(const Run& run, Communicator& world, Communicator& workers,
@@ -157,16 +181,31 @@ SimReport simulated_since(const SimReport& now, const SimReport& before) {
   return window;
 }
 
+// A copy of a worker's model and optimizer state after a step, kept in memory so an elastic
+// run can roll back to it (dist.commit_every).
+struct Commit {
+  std::int64_t step = 0;  // steps done
+  std::vector<float> values;
+  std::vector<std::vector<float>> optimizer_state;
+  std::int64_t optimizer_steps = 0;
+};
+
 // One worker's training loop.
 class Worker {
  public:
-  Worker(Run& run, Communicator& world, Communicator& workers)
-      : run_(run), config_(run.config), world_(world), workers_(workers), rank_(workers.rank()) {}
+  // `joining`: a spare that waits to be invited into the run (dist.faults join:N@S).
+  Worker(Run& run, Communicator& world, Communicator& workers, bool joining = false)
+      : run_(run), config_(run.config), world_(world), workers_(&workers), rank_(workers.rank()),
+        joining_(joining) {
+    for (int r = 0; r < workers.world_size(); ++r) members_.push_back(workers.world_rank_of(r));
+  }
 
   Status run();
+  bool dead() const { return dead_; }  // died by the fault plan
 
  private:
   Status prepare();
+  Status train_from(std::int64_t first_step);
   Status step(std::int64_t step);
   Result<double> reported_loss(double local_loss, std::int64_t local_examples, std::int64_t global_examples);
   Status check_finite(std::int64_t step);
@@ -177,15 +216,37 @@ class Worker {
   void log_stats(std::int64_t step, double loss, float lr, double rate, const CodecTraffic& traffic);
   Status make_pipeline();
   void report_pipeline_stages();
-  bool reporting() const { return world_.rank() == 0; }
+  bool reporting() const { return pipeline_ ? world_.rank() == 0 : workers_->rank() == 0; }
   // Text windows predict a token a position; images are not counted in tokens.
   std::int64_t tokens_per_sample() const { return run_.data.vocabulary ? run_.data.train->labels_per_example() : 0; }
+
+  // Elastic runs (dist.recovery = elastic).
+  bool elastic() const { return config_.dist.recovery == "elastic"; }
+  void commit(std::int64_t done);
+  void restore(const Commit& commit);
+  // This node's death by the fault plan during `step`, if due: closes its endpoint (kill) or
+  // goes silent until the run is over (hang). Returns true when the node died.
+  bool die_if_planned(std::int64_t step);
+  // After `failure`, or to admit `joiners` after step `done`: agrees on the workers with the
+  // others, rolls back to the newest commit all of them hold, rebuilds the group and the
+  // strategy, and returns the step to go on from.
+  Result<std::int64_t> change_membership(const Status& failure, std::vector<int> joiners, std::uint64_t generation);
+  // A spare: waits for the invitation, joins, and trains from the step it is given.
+  Status join();
+  Status admit_planned_joiners(std::int64_t done);
+  std::vector<std::byte> commit_steps() const;
 
   Run& run_;
   const Config& config_;
   Communicator& world_;
-  Communicator& workers_;
+  Communicator* workers_;            // the group the strategy talks over (rebuilt by an elastic run)
+  std::optional<Communicator> group_;  // the rebuilt group
+  std::vector<int> members_;         // world ranks of the workers, in group order
+  std::uint64_t generation_ = 0;     // membership generations agreed so far
   int rank_;
+  bool joining_ = false;
+  bool dead_ = false;
+  std::deque<Commit> commits_;       // the newest two
   std::optional<Sequential> model_;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<Strategy> strategy_;
@@ -247,8 +308,8 @@ Status Worker::prepare() {
   Parameters& params = model_->parameters();
   if (is_pipeline(config_)) {
     if (Status s = make_pipeline(); !s.is_ok()) return s;
-  } else {
-    strategy_ = make_strategy(run_, world_, workers_, *model_);
+  } else if (!joining_) {
+    strategy_ = make_strategy(run_, world_, *workers_, *model_);
   }
   // A pipeline stage updates its own layers only; its optimizer state stays on it (not checkpointed).
   const GradsReady owned = pipeline_ ? pipeline_->owned_range() : GradsReady{0, 0, params.numel()};
@@ -259,6 +320,7 @@ Status Worker::prepare() {
     }
   }
   schedule_.emplace(build_schedule(config_, run_.total_steps));
+  if (joining_) return Status::ok();  // the strategy comes with the invitation
   if (reporting() && run_.events.on_note) run_.events.on_note(strategy_->describe());
   if (Status s = strategy_->start(params, *optimizer_); !s.is_ok()) return s;
   traffic_at_start_ = traffic_at_window_ = strategy_->traffic();
@@ -272,26 +334,47 @@ Status Worker::run() {
   // default split too).
   omp_set_num_threads(1);
   if (Status s = prepare(); !s.is_ok()) return s;
+  if (joining_) return join();
   // With evaluations every N steps, one of the fresh model too, as nanoGPT and char_gpt.py do.
   if (reporting() && run_.start_step == 0 && config_.train.eval_every > 0) evaluate_now(0, /*final=*/false);
+  if (elastic()) commit(run_.start_step);
+  return train_from(run_.start_step);
+}
+
+Status Worker::train_from(std::int64_t first_step) {
   // Over sim, worker 0 reads the virtual clocks around the steps (evaluations and checkpoints
   // between them count; the start's broadcast and the final evaluation do not).
   const auto* sim = dynamic_cast<const SimTransport*>(&world_.transport());
   std::optional<SimReport> sim_before_steps;
   if (sim != nullptr && reporting()) sim_before_steps = sim->report();
-  for (std::int64_t step = run_.start_step; step < run_.total_steps; ++step) {
-    if (Status s = this->step(step); !s.is_ok()) return s;
-    if (step + 1 == run_.total_steps) break;  // the last evaluation and checkpoint follow finish()
-    if (Status s = maybe_evaluate_and_checkpoint(step); !s.is_ok()) return s;
+  for (std::int64_t step = first_step; step < run_.total_steps; ++step) {
+    const bool last = step + 1 == run_.total_steps;  // the last evaluation and checkpoint follow finish()
+    Status status = this->step(step);
+    if (status.is_ok() && !last) status = maybe_evaluate_and_checkpoint(step);
+    if (status.is_ok() && !last && elastic()) {
+      if ((step + 1) % config_.dist.commit_every == 0) commit(step + 1);
+      status = admit_planned_joiners(step + 1);
+    }
+    if (dead_) return Status::ok();  // this node died by the fault plan; the others go on or fail
+    if (!status.is_ok()) {
+      if (!elastic()) return status;
+      Result<std::int64_t> resume = change_membership(status, {}, generation_ + 1);
+      if (!resume.is_ok()) return resume.status();
+      if (reporting()) run_.result.steps_redone += step + 1 - *resume;
+      step = *resume - 1;
+      continue;
+    }
+    if (last) break;
     kill_if_asked(world_.transport().rank(), step, run_.start_step);
   }
   const CodecTraffic trained = strategy_->traffic();
-  const std::int64_t steps_run = run_.total_steps - run_.start_step;
+  const std::int64_t steps_run = run_.total_steps - first_step;
   // The strategy's last word (a final average, the pipeline's stages gathered) changes the
   // model: evaluate and save what it left.
   if (Status s = strategy_->finish(model_->parameters(), *optimizer_); !s.is_ok()) return s;
   if (!reporting()) return Status::ok();
   if (sim_before_steps) run_.result.simulated_steps = simulated_since(sim->report(), *sim_before_steps);
+  run_.result.final_workers = workers_->world_size();
   if (pipeline_) report_pipeline_stages();
   evaluate_now(run_.total_steps, /*final=*/true);
   if (Status s = save_checkpoint(run_.total_steps); !s.is_ok()) return s;
@@ -313,7 +396,9 @@ Status Worker::run() {
 Status Worker::step(std::int64_t step) {
   const auto started = Clock::now();
   const Dataset& data = *run_.data.train;
-  run_.plan->node_indices(step, rank_, indices_);
+  const DataShare share =
+      strategy_->data_share().value_or(DataShare{rank_, pipeline_ ? run_.plan->nodes() : workers_->world_size()});
+  run_.plan->node_indices(step, share.index, share.count, indices_);
   const auto local = static_cast<std::int64_t>(indices_.size());
   const std::int64_t global = run_.plan->global_batch_size(step);
   const float lr = schedule_->at(step);
@@ -337,6 +422,9 @@ Status Worker::step(std::int64_t step) {
     // No examples for this node this step (a batch smaller than the world): a zero gradient,
     // still announced layer by layer so the exchange proceeds.
     for (std::size_t i = model_->layer_count(); i-- > 0;) strategy_->on_grads_ready(model_->parameter_range(i));
+  }
+  if (die_if_planned(step)) {
+    return Status::aborted(fmt::format("node {} died in step {} (dist.faults)", world_.transport().rank(), step));
   }
   if (Status s = strategy_->finish_step(params, *optimizer_); !s.is_ok()) return s;
   if (pipeline_) local_loss = pipeline_->replica_loss();  // known on every stage after the step
@@ -372,11 +460,11 @@ Status Worker::check_finite(std::int64_t step) {
 
 // The step's loss over the global batch (synchronous strategies) or this worker's own.
 Result<double> Worker::reported_loss(double local_loss, std::int64_t local_examples, std::int64_t global_examples) {
-  if (!is_synchronous(config_) || workers_.world_size() == 1) return local_loss;
+  if (!is_synchronous(config_) || workers_->world_size() == 1) return local_loss;
   double weighted = local_loss * static_cast<double>(local_examples) / static_cast<double>(global_examples);
   CollectiveOptions options;
   options.algorithm = AllreduceAlgorithm::kHalvingDoubling;
-  if (Status s = allreduce(workers_, std::span<double>(&weighted, 1), ReduceOp::kSum, options); !s.is_ok()) return s;
+  if (Status s = allreduce(*workers_, std::span<double>(&weighted, 1), ReduceOp::kSum, options); !s.is_ok()) return s;
   return weighted;
 }
 
@@ -471,6 +559,237 @@ Status Worker::maybe_evaluate_and_checkpoint(std::int64_t step) {
   return Status::ok();
 }
 
+// --- Elastic runs (docs/fault-tolerance.md) ---
+
+// The tag a new group's first worker sends joiners their state on; above every strategy's.
+constexpr std::uint64_t kTagJoinState = kUserTagLimit - 7;
+// Context ids of the groups an elastic run rebuilds, one a generation (above the fixed ones).
+constexpr std::uint16_t kElasticContextBase = 0x1000;
+
+void Worker::commit(std::int64_t done) {
+  if (!commits_.empty() && commits_.back().step == done) commits_.pop_back();
+  Commit c;
+  c.step = done;
+  const std::span<const float> values = model_->parameters().values().span();
+  c.values.assign(values.begin(), values.end());
+  for (const OptimizerState& state : optimizer_->state()) c.optimizer_state.emplace_back(state.values.begin(), state.values.end());
+  c.optimizer_steps = optimizer_->step_count();
+  commits_.push_back(std::move(c));
+  while (commits_.size() > 2) commits_.pop_front();
+}
+
+void Worker::restore(const Commit& c) {
+  std::span<float> values = model_->parameters().values().span();
+  std::copy(c.values.begin(), c.values.end(), values.begin());
+  std::vector<OptimizerState> states = optimizer_->state();
+  for (std::size_t i = 0; i < states.size() && i < c.optimizer_state.size(); ++i) {
+    std::copy(c.optimizer_state[i].begin(), c.optimizer_state[i].end(), states[i].values.begin());
+  }
+  optimizer_->set_step_count(c.optimizer_steps);
+}
+
+// A commit as bytes: step, optimizer steps, then the values and each state buffer (sizes
+// follow from the model and optimizer, the same on every worker).
+std::vector<std::byte> serialize(const Commit& c) {
+  std::size_t floats = c.values.size();
+  for (const auto& s : c.optimizer_state) floats += s.size();
+  std::vector<std::byte> bytes(16 + 4 * floats);
+  std::memcpy(bytes.data(), &c.step, 8);
+  std::memcpy(bytes.data() + 8, &c.optimizer_steps, 8);
+  std::size_t at = 16;
+  const auto put = [&](const std::vector<float>& v) {
+    if (!v.empty()) std::memcpy(bytes.data() + at, v.data(), 4 * v.size());
+    at += 4 * v.size();
+  };
+  put(c.values);
+  for (const auto& s : c.optimizer_state) put(s);
+  return bytes;
+}
+
+// Reads what serialize() wrote into `c`, whose buffers already have their sizes.
+Status deserialize(ByteSpan bytes, Commit& c) {
+  std::size_t floats = c.values.size();
+  for (const auto& s : c.optimizer_state) floats += s.size();
+  if (bytes.size() != 16 + 4 * floats) {
+    return Status::data_loss(fmt::format("a joining node's state has {} bytes, not the {} its model and optimizer "
+                                         "need; every node must run the same config",
+                                         bytes.size(), 16 + 4 * floats));
+  }
+  std::memcpy(&c.step, bytes.data(), 8);
+  std::memcpy(&c.optimizer_steps, bytes.data() + 8, 8);
+  std::size_t at = 16;
+  const auto get = [&](std::vector<float>& v) {
+    if (!v.empty()) std::memcpy(v.data(), bytes.data() + at, 4 * v.size());
+    at += 4 * v.size();
+  };
+  get(c.values);
+  for (auto& s : c.optimizer_state) get(s);
+  return Status::ok();
+}
+
+std::vector<std::byte> Worker::commit_steps() const {
+  std::vector<std::byte> bytes(8 * commits_.size());
+  for (std::size_t i = 0; i < commits_.size(); ++i) std::memcpy(bytes.data() + 8 * i, &commits_[i].step, 8);
+  return bytes;
+}
+
+bool Worker::die_if_planned(std::int64_t step) {
+  const std::optional<NodeEvent> death = run_.faults.death_of(world_.transport().rank());
+  if (!death || death->step != step) return false;
+  dead_ = true;
+  if (death->kind == NodeEvent::Kind::kHang) {
+    spdlog::info("node {} hangs in step {} (dist.faults)", world_.transport().rank(), step);
+    while (!run_.wait_over(std::chrono::seconds(1))) {
+    }
+  } else {
+    spdlog::info("node {} dies in step {} (dist.faults)", world_.transport().rank(), step);
+  }
+  strategy_.reset();  // its threads end before the endpoint closes
+  world_.transport().close();
+  return true;
+}
+
+Result<std::int64_t> Worker::change_membership(const Status& failure, std::vector<int> joiners,
+                                               std::uint64_t generation) {
+  const int me = world_.transport().rank();
+  const bool after_failure = !failure.is_ok();
+  if (after_failure) spdlog::info("node {}: {}; agreeing on the workers left", me, failure.message());
+  strategy_.reset();
+  std::vector<int> candidates = members_;
+  candidates.insert(candidates.end(), joiners.begin(), joiners.end());
+  Result<Membership> membership = agree(world_.transport(), MembershipProposal{.candidates = candidates,
+                                                                               .generation = generation,
+                                                                               .info = commit_steps()});
+  if (!membership.is_ok()) return membership.status();
+  generation_ = membership->generation;
+  // The newest commit every member that has commits holds (a joiner has none).
+  std::optional<std::vector<std::int64_t>> common;
+  std::vector<int> newcomers;
+  for (const auto& [rank, info] : membership->info) {
+    if (!std::binary_search(membership->members.begin(), membership->members.end(), rank)) continue;
+    if (info.empty()) {
+      newcomers.push_back(rank);
+      continue;
+    }
+    std::vector<std::int64_t> steps(info.size() / 8);
+    std::memcpy(steps.data(), info.data(), 8 * steps.size());
+    std::sort(steps.begin(), steps.end());
+    if (!common) {
+      common = steps;
+    } else {
+      std::vector<std::int64_t> both;
+      std::set_intersection(common->begin(), common->end(), steps.begin(), steps.end(), std::back_inserter(both));
+      common = std::move(both);
+    }
+  }
+  if (!common || common->empty()) {
+    return Status::failed_precondition(fmt::format(
+        "node {}: the workers left ({}) hold no commit in common, so none can be restored; lower "
+        "dist.commit_every or restart from a checkpoint",
+        me, fmt::join(membership->members, ", ")));
+  }
+  const std::int64_t target = common->back();
+  if (!joining_) {
+    const auto held = std::find_if(commits_.begin(), commits_.end(), [&](const Commit& c) { return c.step == target; });
+    restore(*held);
+    commits_.erase(std::next(held), commits_.end());
+  }
+  members_ = membership->members;
+  group_.reset();
+  group_.emplace(world_.subgroup(members_, static_cast<std::uint16_t>(kElasticContextBase + generation_ % 0xe000)));
+  workers_ = &*group_;
+  rank_ = workers_->rank();
+  // Joiners take the model and optimizer state from the group's first worker.
+  const OpContext op{"join", static_cast<std::uint64_t>(target)};
+  const Deadline deadline = Deadline::after(real_clock(), std::chrono::minutes(2));
+  if (joining_) {
+    Result<Message> state = workers_->receive(0, kTagJoinState, deadline, op);
+    if (!state.is_ok()) return state.status();
+    Commit c;
+    c.values.resize(static_cast<std::size_t>(model_->parameters().numel()));
+    for (const OptimizerState& st : optimizer_->state()) c.optimizer_state.emplace_back(st.values.size());
+    if (Status s = deserialize(state->payload(), c); !s.is_ok()) return s;
+    restore(c);
+    commits_.assign(1, std::move(c));
+    joining_ = false;
+  } else if (rank_ == 0) {
+    const std::vector<std::byte> state = serialize(commits_.back());
+    for (int newcomer : newcomers) {
+      const auto at = std::find(members_.begin(), members_.end(), newcomer) - members_.begin();
+      SendHandle send = workers_->send(static_cast<int>(at), kTagJoinState, ByteSpan(state), SendInfo{.step = static_cast<std::uint64_t>(target)});
+      if (Status s = workers_->wait(send, deadline, op, static_cast<int>(at)); !s.is_ok()) return s;
+    }
+  }
+  strategy_ = make_strategy(run_, world_, *workers_, *model_);
+  if (Status s = strategy_->start(model_->parameters(), *optimizer_); !s.is_ok()) return s;
+  if (reporting()) {
+    const std::size_t kept = static_cast<std::size_t>(std::max<std::int64_t>(0, target - run_.start_step));
+    if (run_.result.losses.size() > kept) run_.result.losses.resize(kept);
+    std::string text;
+    if (after_failure) {
+      ++run_.result.recoveries;
+      text = fmt::format("{} worker(s) left out ({}); {} go on from the commit of step {}",
+                         membership->left_out.size(), fmt::join(membership->left_out, ", "), members_.size(), target);
+    } else {
+      run_.result.joins += static_cast<int>(newcomers.size());
+      text = fmt::format("node(s) {} joined after step {}; {} workers go on", fmt::join(newcomers, ", "), target,
+                         members_.size());
+    }
+    if (run_.events.on_note) run_.events.on_note(text);
+    if (run_.metrics) {
+      run_.metrics->write({{"kind", after_failure ? "recovery" : "join"},
+                           {"step", target},
+                           {"generation", generation_},
+                           {"workers", members_},
+                           {"left_out", membership->left_out},
+                           {"joined", newcomers},
+                           {"reason", after_failure ? failure.message() : std::string()}});
+    }
+  }
+  return target;
+}
+
+Status Worker::admit_planned_joiners(std::int64_t done) {
+  std::vector<int> joiners;
+  for (const NodeEvent& e : run_.faults.events) {
+    if (e.kind != NodeEvent::Kind::kJoin || e.step + 1 != done) continue;
+    if (std::find(members_.begin(), members_.end(), e.node) != members_.end()) continue;  // joined already
+    joiners.push_back(e.node);
+  }
+  if (joiners.empty()) return Status::ok();
+  commit(done);
+  std::vector<int> candidates = members_;
+  candidates.insert(candidates.end(), joiners.begin(), joiners.end());
+  if (workers_->rank() == 0) {
+    for (int joiner : joiners) invite(world_.transport(), joiner, generation_ + 1, candidates);
+  }
+  Result<std::int64_t> resume = change_membership(Status::ok(), joiners, generation_ + 1);
+  if (!resume.is_ok()) return resume.status();
+  return Status::ok();
+}
+
+Status Worker::join() {
+  const int me = world_.transport().rank();
+  members_.clear();
+  Result<Invitation> invitation = Status::unavailable("not invited");
+  for (;;) {
+    invitation = await_invitation(world_.transport(), Deadline::after(real_clock(), std::chrono::milliseconds(200)));
+    if (invitation.is_ok()) break;
+    if (invitation.status().code() != StatusCode::kDeadlineExceeded) return invitation.status();
+    if (run_.wait_over(std::chrono::milliseconds(0))) {
+      spdlog::warn("node {}: the run ended before this spare was invited to join", me);
+      return Status::ok();
+    }
+  }
+  for (int c : invitation->candidates) {
+    if (c != me) members_.push_back(c);
+  }
+  Result<std::int64_t> resume = change_membership(Status::ok(), {me}, invitation->generation);
+  if (!resume.is_ok()) return resume.status();
+  traffic_at_start_ = traffic_at_window_ = strategy_->traffic();
+  return train_from(*resume);
+}
+
 // This node's stage of the pipeline grid; workers_ spans the stage's replicas.
 Status Worker::make_pipeline() {
   const PipelineOptions options{
@@ -482,7 +801,7 @@ Status Worker::make_pipeline() {
     return build_optimizer(config_, specs, offset, count);
   };
   Result<std::unique_ptr<PipelineStrategy>> pipeline =
-      PipelineStrategy::create(world_, workers_, *model_, options, make_optimizer);
+      PipelineStrategy::create(world_, *workers_, *model_, options, make_optimizer);
   if (!pipeline.is_ok()) return pipeline.status();
   pipeline_ = pipeline->get();
   strategy_ = std::move(*pipeline);
@@ -529,25 +848,28 @@ Status run_server(Run& run, Communicator& world) {
       ps_options(run.config, specs));
 }
 
+Status run_worker(Run& run, Communicator& world, Communicator& workers, bool joining = false) {
+  Worker worker(run, world, workers, joining);
+  Status status = worker.run();
+  if (!joining && !worker.dead()) run.mark_over();
+  return status;
+}
+
 Status run_node(Run& run, Communicator& world) {
   const int workers = static_cast<int>(run.config.train.workers);
+  if (world.rank() >= run.configured_nodes) return run_worker(run, world, world, /*joining=*/true);
   if (is_pipeline(run.config)) {
     const PipelineGrid grid = pipeline_grid(run.config);
     const int stage = grid.stage_of(world.rank());
     Communicator stage_group = world.subgroup(grid.stage_members(stage), grid.stage_context(stage));
-    Worker worker(run, world, stage_group);
-    return worker.run();
+    return run_worker(run, world, stage_group);
   }
   if (world.rank() >= workers) return run_server(run, world);
-  if (world.world_size() == workers) {
-    Worker worker(run, world, world);
-    return worker.run();
-  }
+  if (world.world_size() == workers) return run_worker(run, world, world);
   std::vector<int> members(static_cast<std::size_t>(workers));
   for (int r = 0; r < workers; ++r) members[static_cast<std::size_t>(r)] = r;
   Communicator worker_group = world.subgroup(members, 1);
-  Worker worker(run, world, worker_group);
-  return worker.run();
+  return run_worker(run, world, worker_group);
 }
 
 // The sim transport's options from dist.sim_* (validate() has parsed them once already).
@@ -588,10 +910,14 @@ Result<TrainResult> train(const Config& config, const TrainOptions& options, con
     }
   }
 
+  if (Result<TrainFaults> faults = parse_train_faults(config.dist.faults); faults.is_ok()) {
+    run.faults = std::move(*faults);  // validate() has checked it
+  }
   LaunchOptions launch;
   launch.transport = parse_transport_kind(config.dist.transport).value_or(TransportKind::kInproc);
-  launch.world_size = pipeline_grid(config).world_size() +
-                      (is_parameter_server(config) ? static_cast<int>(config.dist.servers) : 0);
+  run.configured_nodes = pipeline_grid(config).world_size() +
+                         (is_parameter_server(config) ? static_cast<int>(config.dist.servers) : 0);
+  launch.world_size = run.configured_nodes + run.faults.joins();
   launch.communicator.trace = options.trace;
   SimReport sim_report;
   if (launch.transport == TransportKind::kSim) {

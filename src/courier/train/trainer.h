@@ -71,6 +71,12 @@ struct TrainResult {
   // The same over the training steps alone (from worker 0's first step to its last; not the
   // start's broadcast nor the final evaluation). Its nodes' `end` is 0.
   std::optional<SimReport> simulated_steps;
+  // dist.recovery = elastic: membership changes (failures survived and joins), the steps
+  // redone after rolling back to a commit, and the workers at the end.
+  int recoveries = 0;
+  int joins = 0;
+  std::int64_t steps_redone = 0;
+  int final_workers = 0;
 };
 
 // "simulated: 20 steps in 0.410 s of virtual time, step 20.300 ms (compute 71%, communication

@@ -1,0 +1,143 @@
+// Elastic runs in process (dist.recovery = elastic): a worker killed mid-step is left out, the
+// survivors roll back to their last commit and go on with the global batch split over fewer
+// workers; a spare joins and trains from the next step. Seeded faults at step boundaries, no
+// sleeps. (Accuracy after whole epochs with a fault: trainer_accuracy_test.cc, labelled slow.)
+#include <filesystem>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "courier/train/data/idx.h"
+#include "courier/train/trainer.h"
+
+namespace courier {
+namespace {
+
+using ::testing::HasSubstr;
+
+bool have_fashion_mnist() {
+  return std::filesystem::exists(std::filesystem::path(kFashionMnistDir) / "train-images-idx3-ubyte.gz");
+}
+
+Config elastic_config(const std::string& run, const std::string& strategy, int workers, std::int64_t iters) {
+  Config config;
+  config.model.kind = "mlp";
+  config.train.workers = workers;
+  config.train.iters = iters;
+  config.train.batch = 120;
+  config.train.lr = 1e-3;
+  config.train.log_every = 1000;
+  config.train.eval_every = 100000;
+  config.dist.strategy = strategy;
+  config.dist.recovery = "elastic";
+  config.dist.commit_every = 5;
+  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / ("courier_elastic_" + run);
+  std::filesystem::remove_all(dir);
+  config.train.out = dir.string();
+  return config;
+}
+
+// The global batch does not change with the workers, so a run that lost one computes the same
+// gradients (summed in another order): its losses track the fault-free run's closely.
+void expect_close_losses(const TrainResult& faulty, const TrainResult& clean, double tolerance) {
+  ASSERT_EQ(faulty.losses.size(), clean.losses.size());
+  for (std::size_t i = 0; i < clean.losses.size(); ++i) {
+    EXPECT_NEAR(faulty.losses[i], clean.losses[i], tolerance * clean.losses[i]) << "step " << i;
+  }
+}
+
+TEST(Elastic, AllreduceSurvivesAKilledWorkerAndRedoesOnlySinceTheCommit) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  Result<TrainResult> clean = train(elastic_config("clean", "allreduce", 4, 30));
+  ASSERT_TRUE(clean.is_ok()) << clean.status().to_string();
+  Config config = elastic_config("kill", "allreduce", 4, 30);
+  config.dist.faults = "kill:2@12";  // commits after steps 5 and 10: steps 10 to 12 are redone
+  std::vector<std::string> notes;
+  TrainEvents events;
+  events.on_note = [&](const std::string& note) { notes.push_back(note); };
+  Result<TrainResult> faulty = train(config, {}, events);
+  ASSERT_TRUE(faulty.is_ok()) << faulty.status().to_string();
+  EXPECT_EQ(faulty->recoveries, 1);
+  EXPECT_EQ(faulty->final_workers, 3);
+  EXPECT_EQ(faulty->steps_redone, 3);
+  // Up to the commit the runs are the same run.
+  for (std::size_t i = 0; i < 10; ++i) EXPECT_EQ(faulty->losses[i], clean->losses[i]) << "step " << i;
+  expect_close_losses(*faulty, *clean, 1e-4);
+  EXPECT_THAT(::testing::PrintToString(notes), HasSubstr("1 worker(s) left out (2); 3 go on from the commit of step 10"));
+}
+
+TEST(Elastic, TheFirstWorkerDyingMovesTheReportToTheNext) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  Config config = elastic_config("kill0", "allreduce", 3, 20);
+  config.dist.faults = "kill:0@7";
+  Result<TrainResult> faulty = train(config);
+  ASSERT_TRUE(faulty.is_ok()) << faulty.status().to_string();
+  EXPECT_EQ(faulty->recoveries, 1);
+  EXPECT_EQ(faulty->final_workers, 2);
+  EXPECT_EQ(faulty->losses.size(), 20u);
+  ASSERT_TRUE(faulty->last_eval.has_value());
+}
+
+TEST(Elastic, WithoutElasticRecoveryTheRunStopsNamingTheDeadNode) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  Config config = elastic_config("stop", "allreduce", 4, 30);
+  config.dist.recovery = "stop";
+  config.dist.faults = "kill:2@12";
+  Result<TrainResult> r = train(config);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("rank 2"));
+  EXPECT_THAT(r.status().message(), HasSubstr("gone"));
+}
+
+TEST(Elastic, ASpareJoinsWithTheModelAndOptimizerStateOfALivePeer) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  Result<TrainResult> clean = train(elastic_config("join_clean", "allreduce", 3, 24));
+  ASSERT_TRUE(clean.is_ok()) << clean.status().to_string();
+  Config config = elastic_config("join", "allreduce", 3, 24);
+  config.dist.faults = "join:3@9";  // takes part from step 10
+  Result<TrainResult> joined = train(config);
+  ASSERT_TRUE(joined.is_ok()) << joined.status().to_string();
+  EXPECT_EQ(joined->joins, 1);
+  EXPECT_EQ(joined->recoveries, 0);
+  EXPECT_EQ(joined->steps_redone, 0);
+  EXPECT_EQ(joined->final_workers, 4);
+  // Had the joiner held anything but the peers' model and Adam state, the losses would part.
+  expect_close_losses(*joined, *clean, 1e-4);
+}
+
+TEST(Elastic, GossipAndLocalSgdSurviveAKilledWorker) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  // Gossip exchanges every step: the death in step 13 is noticed in step 13, and steps 10 to
+  // 13 are redone. Local SGD exchanges after steps 3, 7, 11, 15: the survivors notice at the
+  // average after step 15, by when they have committed step 15, so only step 15 is redone.
+  const struct {
+    const char* strategy;
+    std::int64_t redone;
+  } cases[] = {{"gossip", 4}, {"local-sgd", 1}};
+  for (const auto& c : cases) {
+    Config config = elastic_config(std::string("kill_") + c.strategy, c.strategy, 4, 30);
+    config.dist.local_steps = 4;
+    config.dist.faults = "kill:1@13";
+    Result<TrainResult> faulty = train(config);
+    ASSERT_TRUE(faulty.is_ok()) << c.strategy << ": " << faulty.status().to_string();
+    EXPECT_EQ(faulty->recoveries, 1) << c.strategy;
+    EXPECT_EQ(faulty->final_workers, 3) << c.strategy;
+    EXPECT_EQ(faulty->steps_redone, c.redone) << c.strategy;
+    EXPECT_EQ(faulty->losses.size(), 30u) << c.strategy;
+  }
+}
+
+TEST(Elastic, ASecondDeathAfterAJoinIsSurvivedToo) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  Config config = elastic_config("churn", "allreduce", 3, 30);
+  config.dist.faults = "kill:1@6 join:3@12 kill:3@21";
+  Result<TrainResult> r = train(config);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->recoveries, 2);
+  EXPECT_EQ(r->joins, 1);
+  EXPECT_EQ(r->final_workers, 2);
+  EXPECT_EQ(r->losses.size(), 30u);
+}
+
+}  // namespace
+}  // namespace courier
