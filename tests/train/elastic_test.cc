@@ -141,3 +141,30 @@ TEST(Elastic, ASecondDeathAfterAJoinIsSurvivedToo) {
 
 }  // namespace
 }  // namespace courier
+
+namespace courier {
+namespace {
+
+TEST(Stragglers, ASlowNodeIsNamedWithItsComputeAndTheOthersWait) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  Config config = elastic_config("straggler", "allreduce", 2, 20);
+  config.train.batch = 512;  // compute, not the exchange, fills the step
+  config.dist.recovery = "stop";
+  config.dist.faults = "slow:1:4";  // node 1 takes 4x as long for its forward and backward
+  std::vector<std::string> notes;
+  TrainEvents events;
+  events.on_note = [&](const std::string& note) { notes.push_back(note); };
+  Result<TrainResult> r = train(config, {}, events);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  ASSERT_EQ(r->node_times.size(), 2u);
+  EXPECT_THAT(r->stragglers, ::testing::ElementsAre(1));
+  const auto per_step = [&](int node) { return r->node_times[node].compute_s / r->node_times[node].steps; };
+  EXPECT_GT(per_step(1), 2.0 * per_step(0));
+  for (const TrainResult::NodeTime& t : r->node_times) EXPECT_EQ(t.steps, 20) << t.node;
+  // The others waited for node 1 in every allreduce; node 1 hardly waited.
+  EXPECT_GT(r->node_times[0].wait_s, r->node_times[1].wait_s);
+  EXPECT_THAT(::testing::PrintToString(notes), HasSubstr("straggler: node 1 computes"));
+}
+
+}  // namespace
+}  // namespace courier

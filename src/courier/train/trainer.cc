@@ -214,6 +214,8 @@ class Worker {
   void evaluate_now(std::int64_t done, bool final);
   Status save_checkpoint(std::int64_t done);
   void log_stats(std::int64_t step, double loss, float lr, double rate, const CodecTraffic& traffic);
+  // Every worker's compute and wait time to the first worker, which names the stragglers.
+  Status report_node_times();
   Status make_pipeline();
   void report_pipeline_stages();
   bool reporting() const { return pipeline_ ? world_.rank() == 0 : workers_->rank() == 0; }
@@ -257,6 +259,8 @@ class Worker {
   std::vector<std::int32_t> labels_;
   Tensor inputs_, dlogits_;
   double train_seconds_ = 0.0;
+  double compute_seconds_ = 0.0;  // forward and backward (with dist.faults slow:N:F's slowdown)
+  std::int64_t steps_done_ = 0;
   std::int64_t window_samples_ = 0;
   double window_seconds_ = 0.0;
   std::int64_t total_samples_ = 0;
@@ -372,6 +376,7 @@ Status Worker::train_from(std::int64_t first_step) {
   // The strategy's last word (a final average, the pipeline's stages gathered) changes the
   // model: evaluate and save what it left.
   if (Status s = strategy_->finish(model_->parameters(), *optimizer_); !s.is_ok()) return s;
+  if (Status s = report_node_times(); !s.is_ok()) return s;
   if (!reporting()) return Status::ok();
   if (sim_before_steps) run_.result.simulated_steps = simulated_since(sim->report(), *sim_before_steps);
   run_.result.final_workers = workers_->world_size();
@@ -406,6 +411,9 @@ Status Worker::step(std::int64_t step) {
   params.zero_grads();
   strategy_->begin_step(StepInfo{step, lr, local, global});
   double local_loss = 0.0;
+  // dist.faults slow:N:F: a machine F times slower, whose gradients are ready F times later.
+  const double slowdown = pipeline_ ? 1.0 : run_.faults.slowdown_of(world_.transport().rank());
+  std::vector<GradsReady> held;
   if (pipeline_) {
     if (Status s = pipeline_->forward_backward(data, indices_); !s.is_ok()) return s;
   } else if (local > 0) {
@@ -417,12 +425,26 @@ Status Worker::step(std::int64_t step) {
     data.fill(indices_, inputs_, labels_);
     const Tensor& logits = model_->forward(inputs_);
     local_loss = loss_fn_.forward_backward(logits, labels_, dlogits_);
-    model_->backward(dlogits_, [&](const GradsReady& ready) { strategy_->on_grads_ready(ready); });
+    model_->backward(dlogits_, [&](const GradsReady& ready) {
+      if (slowdown > 1.0) {
+        held.push_back(ready);  // announced once the slowed compute is over
+      } else {
+        strategy_->on_grads_ready(ready);
+      }
+    });
   } else {
     // No examples for this node this step (a batch smaller than the world): a zero gradient,
     // still announced layer by layer so the exchange proceeds.
     for (std::size_t i = model_->layer_count(); i-- > 0;) strategy_->on_grads_ready(model_->parameter_range(i));
   }
+  double compute = seconds_since(started);
+  if (slowdown > 1.0) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(compute * (slowdown - 1.0)));
+    compute *= slowdown;
+    for (const GradsReady& ready : held) strategy_->on_grads_ready(ready);
+  }
+  compute_seconds_ += compute;
+  ++steps_done_;
   if (die_if_planned(step)) {
     return Status::aborted(fmt::format("node {} died in step {} (dist.faults)", world_.transport().rank(), step));
   }
@@ -510,6 +532,7 @@ void Worker::log_stats(std::int64_t step, double loss, float lr, double rate, co
                        {"compression_ratio", ratio},
                        {"messages_sent", stats.messages_sent},
                        {"messages_received", stats.messages_received},
+                       {"compute_s", compute_seconds_},
                        {"wait_s", strategy_->wait_seconds()}});
 }
 
@@ -556,6 +579,59 @@ Status Worker::maybe_evaluate_and_checkpoint(std::int64_t step) {
   if (!reporting()) return Status::ok();
   if (evaluate) evaluate_now(done, /*final=*/false);
   if (save) return save_checkpoint(done);
+  return Status::ok();
+}
+
+Status Worker::report_node_times() {
+  if (pipeline_ || dynamic_cast<const SimTransport*>(&world_.transport()) != nullptr) return Status::ok();
+  struct Times {
+    double node, compute_s, wait_s, steps;
+  };
+  const Times mine{static_cast<double>(world_.transport().rank()), compute_seconds_, strategy_->wait_seconds(),
+                   static_cast<double>(steps_done_)};
+  std::vector<Times> all(static_cast<std::size_t>(workers_->world_size()));
+  if (Status s = allgather(*workers_, std::as_bytes(std::span(&mine, 1)), std::as_writable_bytes(std::span(all)));
+      !s.is_ok()) {
+    return s;
+  }
+  if (!reporting()) return Status::ok();
+  std::vector<double> per_step;
+  for (const Times& t : all) {
+    run_.result.node_times.push_back(TrainResult::NodeTime{static_cast<int>(t.node), t.compute_s, t.wait_s,
+                                                           static_cast<std::int64_t>(t.steps)});
+    per_step.push_back(t.steps > 0 ? t.compute_s / t.steps : 0.0);
+  }
+  // The lower median, so that of two workers the slower is measured against the faster.
+  std::vector<double> sorted = per_step;
+  const auto middle = static_cast<std::ptrdiff_t>((sorted.size() - 1) / 2);
+  std::nth_element(sorted.begin(), sorted.begin() + middle, sorted.end());
+  const double median = sorted[static_cast<std::size_t>(middle)];
+  double others_waited = 0.0;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (median > 0 && per_step[i] > 1.5 * median) {
+      run_.result.stragglers.push_back(static_cast<int>(all[i].node));
+    } else {
+      others_waited += all[i].wait_s;
+    }
+  }
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const bool slow = median > 0 && per_step[i] > 1.5 * median;
+    if (slow && run_.events.on_note) {
+      run_.events.on_note(fmt::format(
+          "straggler: node {} computes {:.2f}x the median step ({:.1f} ms vs {:.1f} ms); the other workers waited "
+          "{:.1f} s for messages in all",
+          static_cast<int>(all[i].node), per_step[i] / median, 1e3 * per_step[i], 1e3 * median, others_waited));
+    }
+    if (run_.metrics) {
+      run_.metrics->write({{"kind", "node_times"},
+                           {"node", static_cast<int>(all[i].node)},
+                           {"compute_s", all[i].compute_s},
+                           {"wait_s", all[i].wait_s},
+                           {"steps", static_cast<std::int64_t>(all[i].steps)},
+                           {"compute_per_step_s", per_step[i]},
+                           {"straggler", slow}});
+    }
+  }
   return Status::ok();
 }
 
