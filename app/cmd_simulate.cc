@@ -250,12 +250,14 @@ Result<Measured> measure(const Config& config, bool timed) {
   const std::int64_t per_worker = std::max<std::int64_t>(1, config.train.batch / workers);
   const std::vector<std::string> quiet = {"train.eval_every=1000000", "train.eval_examples=1",
                                           "train.final_eval_examples=1", "checkpoint.every=0", "checkpoint.keep=1",
-                                          "dist.transport=inproc", "dist.codec_warmup=0"};
+                                          "dist.transport=inproc", "dist.codec_warmup=0", "dist.faults=\"\"",
+                                          "dist.recovery=stop"};
   // The config's own workers, each on its share of the batch and of the cores, as in its real
   // run, but exchanging nothing (local SGD that never averages): a step is all compute, with
   // the contention of the real run. The first 10 steps are warm-up.
   std::vector<std::string> alone = quiet;
-  alone.insert(alone.end(), {"dist.strategy=local-sgd", "dist.local_steps=1000000", "dist.codec=identity",
+  alone.insert(alone.end(), {"dist.strategy=local-sgd", "dist.sync=bsp", "dist.local_steps=1000000",
+                             "dist.codec=identity", "dist.faults=\"\"", "dist.recovery=stop",
                              fmt::format("train.iters={}", timed ? 60 : 1)});
   Result<TrainResult> run = short_run(config, alone);
   if (!run.is_ok()) return run.status();

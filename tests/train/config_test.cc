@@ -105,6 +105,9 @@ TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(c.dist.delivery, "checked");
   EXPECT_EQ(c.dist.recovery, "stop");
   EXPECT_EQ(c.dist.commit_every, 10);
+  EXPECT_EQ(c.dist.timeout_s, 60.0);
+  EXPECT_EQ(c.dist.heartbeat_ms, 1000);
+  EXPECT_EQ(c.dist.heartbeat_timeout_ms, 10000);
   EXPECT_EQ(c.checkpoint.every, 0);
   EXPECT_EQ(c.checkpoint.keep, 3);
 
@@ -117,7 +120,7 @@ TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
 TEST(ConfigTest, EveryKeyIsInTheTableOnce) {
   const std::vector<std::string> names = config_key_names();
   EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size());
-  EXPECT_EQ(names.size(), 65u) << "a key was added or removed: update the tests below and configs/";
+  EXPECT_EQ(names.size(), 68u) << "a key was added or removed: update the tests below and configs/";
   for (const config_keys::KeySpec& spec : config_keys::table()) {
     EXPECT_FALSE(spec.doc.empty()) << config_keys::full_name(spec);
     EXPECT_TRUE(config_keys::is_section(spec.section)) << config_keys::full_name(spec);
@@ -284,6 +287,10 @@ std::vector<OverrideCase> every_key_override() {
       {"dist.delivery", "dist.delivery=reliable", [](Config& c) { c.dist.delivery = "reliable"; }},
       {"dist.recovery", "dist.recovery=elastic", [](Config& c) { c.dist.recovery = "elastic"; }},
       {"dist.commit_every", "dist.commit_every=25", [](Config& c) { c.dist.commit_every = 25; }},
+      {"dist.timeout_s", "dist.timeout_s=5.5", [](Config& c) { c.dist.timeout_s = 5.5; }},
+      {"dist.heartbeat_ms", "dist.heartbeat_ms=0", [](Config& c) { c.dist.heartbeat_ms = 0; }},
+      {"dist.heartbeat_timeout_ms", "dist.heartbeat_timeout_ms=3000",
+       [](Config& c) { c.dist.heartbeat_timeout_ms = 3000; }},
       {"checkpoint.every", "checkpoint.every=100", [](Config& c) { c.checkpoint.every = 100; }},
       {"checkpoint.keep", "checkpoint.keep=0", [](Config& c) { c.checkpoint.keep = 0; }},
   };

@@ -168,3 +168,48 @@ TEST(Stragglers, ASlowNodeIsNamedWithItsComputeAndTheOthersWait) {
 
 }  // namespace
 }  // namespace courier
+
+namespace courier {
+namespace {
+
+TEST(Elastic, AHungWorkerIsFoundByHeartbeatsAndLeftOut) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  Config config = elastic_config("hang", "allreduce", 4, 24);
+  config.dist.faults = "hang:2@12";  // alive but silent: no heartbeats, no messages
+  config.dist.heartbeat_ms = 50;
+  config.dist.heartbeat_timeout_ms = 1000;
+  Result<TrainResult> r = train(config);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->recoveries, 1);
+  EXPECT_EQ(r->final_workers, 3);
+  EXPECT_EQ(r->losses.size(), 24u);
+}
+
+TEST(Elastic, WithoutRecoveryAHungWorkerIsNamedWithinTheHeartbeatTimeout) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  Config config = elastic_config("hang_stop", "allreduce", 3, 24);
+  config.dist.recovery = "stop";
+  config.dist.faults = "hang:1@5";
+  config.dist.heartbeat_ms = 50;
+  config.dist.heartbeat_timeout_ms = 1000;
+  config.dist.timeout_s = 600;  // the heartbeats, not the wait's deadline, find it
+  Result<TrainResult> r = train(config);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("rank 1 sent no heartbeat for"));
+}
+
+TEST(Elastic, WithoutHeartbeatsTheConfiguredTimeoutNamesTheSilentRank) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  Config config = elastic_config("hang_timeout", "allreduce", 3, 24);
+  config.dist.recovery = "stop";
+  config.dist.faults = "hang:1@5";
+  config.dist.heartbeat_ms = 0;
+  config.dist.timeout_s = 1.0;
+  Result<TrainResult> r = train(config);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded) << r.status().to_string();
+  EXPECT_THAT(r.status().message(), HasSubstr("rank 1"));
+}
+
+}  // namespace
+}  // namespace courier

@@ -97,6 +97,9 @@ struct DistConfig {
   std::string delivery = "checked";     // checked (a lost or damaged message fails the step) | reliable (re-sent)
   std::string recovery = "stop";        // stop (a dead node ends the run) | elastic (the survivors go on)
   std::int64_t commit_every = 10;       // elastic: steps between in-memory commits of model and optimizer, >= 1
+  double timeout_s = 60.0;              // the deadline of every blocking wait (collective, request, transfer), > 0
+  std::int64_t heartbeat_ms = 1000;     // interval of the workers' heartbeats; 0: none (sim never beats)
+  std::int64_t heartbeat_timeout_ms = 10000;  // a worker unheard this long is suspected, > heartbeat_ms
 
   friend bool operator==(const DistConfig&, const DistConfig&) = default;
 };

@@ -245,6 +245,20 @@ const std::vector<KeySpec>& key_table() {
        .doc = "elastic: steps between in-memory commits of model and optimizer state; a failure redoes at most "
               "this many steps",
        .aliases = {"commit_interval", "snapshot_every"}},
+      {.section = "dist", .name = "timeout_s", .field = &member<&C::dist, &X::timeout_s>,
+       .range = {0.0, kInf, true, false},
+       .doc = "seconds any blocking wait (a collective, a parameter-server request, a pipeline transfer, a "
+              "membership round) may take before the stall is resolved and reported, naming the silent rank",
+       .aliases = {"timeout", "deadline", "collective_timeout"}},
+      {.section = "dist", .name = "heartbeat_ms", .field = &member<&C::dist, &X::heartbeat_ms>, .range = at_least(0),
+       .doc = "milliseconds between the workers' heartbeats (comm/health), which find a dead or hung worker "
+              "without waiting for dist.timeout_s; 0: no heartbeats (over sim there are none)",
+       .aliases = {"heartbeat", "heartbeat_interval", "keepalive"}},
+      {.section = "dist", .name = "heartbeat_timeout_ms", .field = &member<&C::dist, &X::heartbeat_timeout_ms>,
+       .range = at_least(1),
+       .doc = "milliseconds without a heartbeat after which a worker is suspected and the others' waits on it "
+              "fail naming it",
+       .aliases = {"heartbeat_timeout", "failure_timeout"}},
 
       {.section = "checkpoint", .name = "every", .field = &member<&C::checkpoint, &K::every>, .range = at_least(0),
        .doc = "steps between checkpoints; 0: only at the end", .aliases = {"interval", "save_every", "every_steps"}},

@@ -211,6 +211,14 @@ Status elastic_strategies(const Config& c) {
   return Status::ok();
 }
 
+Status heartbeat_timeout_exceeds_interval(const Config& c) {
+  if (c.dist.heartbeat_ms == 0 || c.dist.heartbeat_timeout_ms > 2 * c.dist.heartbeat_ms) return Status::ok();
+  return Status::invalid_argument(fmt::format(
+      "dist.heartbeat_timeout_ms = {} is not above twice dist.heartbeat_ms = {}: one late beat would make a live "
+      "worker a suspect; raise the timeout (a few intervals) or set dist.heartbeat_ms = 0",
+      c.dist.heartbeat_timeout_ms, c.dist.heartbeat_ms));
+}
+
 constexpr std::array kRules = {
     config_keys::Rule{"train.epochs > 0 or train.iters > 0", &something_to_train},
     config_keys::Rule{"train.batch >= train.workers (the global batch is split across the workers)",
@@ -241,6 +249,8 @@ constexpr std::array kRules = {
                       &faults_fit_the_run},
     config_keys::Rule{"dist.recovery = elastic: dist.transport = inproc and a data-parallel strategy",
                       &elastic_strategies},
+    config_keys::Rule{"dist.heartbeat_ms = 0 or dist.heartbeat_timeout_ms > 2 x dist.heartbeat_ms",
+                      &heartbeat_timeout_exceeds_interval},
 };
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "courier/comm/collectives/collectives.h"
+#include "courier/comm/health/heartbeats.h"
 #include "courier/comm/health/membership.h"
 #include "courier/comm/launch.h"
 #include "courier/core/check.h"
@@ -57,8 +58,13 @@ PipelineGrid pipeline_grid(const Config& config) {
   return {is_pipeline(config) ? static_cast<int>(config.dist.stages) : 1, static_cast<int>(config.train.workers)};
 }
 
+std::chrono::nanoseconds wait_timeout(const Config& config) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(config.dist.timeout_s));
+}
+
 CollectiveOptions collective_options(const Config& config) {
   CollectiveOptions options;
+  options.timeout = wait_timeout(config);
   if (std::optional<AllreduceAlgorithm> algorithm = parse_allreduce_algorithm(config.dist.algo)) {
     options.algorithm = *algorithm;
   }
@@ -86,6 +92,7 @@ ParameterServerOptions ps_options(const Config& config, const std::vector<ParamS
   options.servers = static_cast<int>(config.dist.servers);
   options.sync = parse_sync_mode(config.dist.sync).value_or(SyncMode::kBsp);
   options.staleness = static_cast<int>(config.dist.staleness);
+  options.timeout = wait_timeout(config);
   options.compression = compression_options(config, specs);
   return options;
 }
@@ -148,6 +155,7 @@ std::unique_ptr<Strategy> make_strategy(const Run& run, Communicator& world, Com
         workers, GossipOptions{.graph = parse_gossip_graph(config.dist.graph).value_or(GossipGraph::kRing),
                                .degree = static_cast<int>(config.dist.degree),
                                .seed = config.train.seed,
+                               .timeout = wait_timeout(config),
                                .collective = collective_options(config),
                                .compression = compression_options(config, specs),
                                .consensus_step = static_cast<float>(config.dist.consensus_step)});
@@ -237,6 +245,9 @@ class Worker {
   Status join();
   Status admit_planned_joiners(std::int64_t done);
   std::vector<std::byte> commit_steps() const;
+  // Heartbeats among the current workers; a suspect aborts their group, so every wait on it
+  // fails at once naming it (and an elastic run recovers).
+  void start_heartbeats();
 
   Run& run_;
   const Config& config_;
@@ -249,6 +260,7 @@ class Worker {
   bool joining_ = false;
   bool dead_ = false;
   std::deque<Commit> commits_;       // the newest two
+  std::unique_ptr<Heartbeats> heartbeats_;  // among members_, when dist.heartbeat_ms > 0
   std::optional<Sequential> model_;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<Strategy> strategy_;
@@ -261,6 +273,7 @@ class Worker {
   double train_seconds_ = 0.0;
   double compute_seconds_ = 0.0;  // forward and backward (with dist.faults slow:N:F's slowdown)
   std::int64_t steps_done_ = 0;
+  std::int64_t local_samples_ = 0;  // examples this worker trained on
   std::int64_t window_samples_ = 0;
   double window_seconds_ = 0.0;
   std::int64_t total_samples_ = 0;
@@ -342,7 +355,20 @@ Status Worker::run() {
   // With evaluations every N steps, one of the fresh model too, as nanoGPT and char_gpt.py do.
   if (reporting() && run_.start_step == 0 && config_.train.eval_every > 0) evaluate_now(0, /*final=*/false);
   if (elastic()) commit(run_.start_step);
+  start_heartbeats();
   return train_from(run_.start_step);
+}
+
+void Worker::start_heartbeats() {
+  heartbeats_.reset();
+  if (config_.dist.heartbeat_ms <= 0 || members_.size() < 2 || pipeline_) return;
+  if (dynamic_cast<const SimTransport*>(&world_.transport()) != nullptr) return;  // one thread a node
+  Communicator* group = workers_;
+  heartbeats_ = std::make_unique<Heartbeats>(
+      world_.transport(), members_,
+      HeartbeatOptions{std::chrono::milliseconds(config_.dist.heartbeat_ms),
+                       std::chrono::milliseconds(config_.dist.heartbeat_timeout_ms)},
+      [group](int, const Status& why) { group->abort(why); });
 }
 
 Status Worker::train_from(std::int64_t first_step) {
@@ -377,6 +403,7 @@ Status Worker::train_from(std::int64_t first_step) {
   // model: evaluate and save what it left.
   if (Status s = strategy_->finish(model_->parameters(), *optimizer_); !s.is_ok()) return s;
   if (Status s = report_node_times(); !s.is_ok()) return s;
+  heartbeats_.reset();  // the workers' last exchange is over; they may now leave in any order
   if (!reporting()) return Status::ok();
   if (sim_before_steps) run_.result.simulated_steps = simulated_since(sim->report(), *sim_before_steps);
   run_.result.final_workers = workers_->world_size();
@@ -445,6 +472,7 @@ Status Worker::step(std::int64_t step) {
   }
   compute_seconds_ += compute;
   ++steps_done_;
+  local_samples_ += local;
   if (die_if_planned(step)) {
     return Status::aborted(fmt::format("node {} died in step {} (dist.faults)", world_.transport().rank(), step));
   }
@@ -484,7 +512,7 @@ Status Worker::check_finite(std::int64_t step) {
 Result<double> Worker::reported_loss(double local_loss, std::int64_t local_examples, std::int64_t global_examples) {
   if (!is_synchronous(config_) || workers_->world_size() == 1) return local_loss;
   double weighted = local_loss * static_cast<double>(local_examples) / static_cast<double>(global_examples);
-  CollectiveOptions options;
+  CollectiveOptions options = collective_options(config_);
   options.algorithm = AllreduceAlgorithm::kHalvingDoubling;
   if (Status s = allreduce(*workers_, std::span<double>(&weighted, 1), ReduceOp::kSum, options); !s.is_ok()) return s;
   return weighted;
@@ -585,12 +613,13 @@ Status Worker::maybe_evaluate_and_checkpoint(std::int64_t step) {
 Status Worker::report_node_times() {
   if (pipeline_ || dynamic_cast<const SimTransport*>(&world_.transport()) != nullptr) return Status::ok();
   struct Times {
-    double node, compute_s, wait_s, steps;
+    double node, compute_s, wait_s, steps, elapsed_s, samples;
   };
   const Times mine{static_cast<double>(world_.transport().rank()), compute_seconds_, strategy_->wait_seconds(),
-                   static_cast<double>(steps_done_)};
+                   static_cast<double>(steps_done_), train_seconds_, static_cast<double>(local_samples_)};
   std::vector<Times> all(static_cast<std::size_t>(workers_->world_size()));
-  if (Status s = allgather(*workers_, std::as_bytes(std::span(&mine, 1)), std::as_writable_bytes(std::span(all)));
+  if (Status s = allgather(*workers_, std::as_bytes(std::span(&mine, 1)), std::as_writable_bytes(std::span(all)),
+                           collective_options(config_));
       !s.is_ok()) {
     return s;
   }
@@ -598,7 +627,8 @@ Status Worker::report_node_times() {
   std::vector<double> per_step;
   for (const Times& t : all) {
     run_.result.node_times.push_back(TrainResult::NodeTime{static_cast<int>(t.node), t.compute_s, t.wait_s,
-                                                           static_cast<std::int64_t>(t.steps)});
+                                                           static_cast<std::int64_t>(t.steps), t.elapsed_s,
+                                                           static_cast<std::int64_t>(t.samples)});
     per_step.push_back(t.steps > 0 ? t.compute_s / t.steps : 0.0);
   }
   // The lower median, so that of two workers the slower is measured against the faster.
@@ -628,6 +658,9 @@ Status Worker::report_node_times() {
                            {"compute_s", all[i].compute_s},
                            {"wait_s", all[i].wait_s},
                            {"steps", static_cast<std::int64_t>(all[i].steps)},
+                           {"elapsed_s", all[i].elapsed_s},
+                           {"samples", static_cast<std::int64_t>(all[i].samples)},
+                           {"samples_per_s", all[i].elapsed_s > 0 ? all[i].samples / all[i].elapsed_s : 0.0},
                            {"compute_per_step_s", per_step[i]},
                            {"straggler", slow}});
     }
@@ -713,6 +746,7 @@ bool Worker::die_if_planned(std::int64_t step) {
   const std::optional<NodeEvent> death = run_.faults.death_of(world_.transport().rank());
   if (!death || death->step != step) return false;
   dead_ = true;
+  heartbeats_.reset();  // a dead or hung node beats no more
   if (death->kind == NodeEvent::Kind::kHang) {
     spdlog::info("node {} hangs in step {} (dist.faults)", world_.transport().rank(), step);
     while (!run_.wait_over(std::chrono::seconds(1))) {
@@ -731,11 +765,17 @@ Result<std::int64_t> Worker::change_membership(const Status& failure, std::vecto
   const bool after_failure = !failure.is_ok();
   if (after_failure) spdlog::info("node {}: {}; agreeing on the workers left", me, failure.message());
   strategy_.reset();
+  heartbeats_.reset();
   std::vector<int> candidates = members_;
   candidates.insert(candidates.end(), joiners.begin(), joiners.end());
+  // A silent candidate is left out after the heartbeat timeout when there are heartbeats.
+  const std::chrono::nanoseconds round_timeout =
+      config_.dist.heartbeat_ms > 0 ? std::chrono::nanoseconds(std::chrono::milliseconds(config_.dist.heartbeat_timeout_ms))
+                                    : wait_timeout(config_);
   Result<Membership> membership = agree(world_.transport(), MembershipProposal{.candidates = candidates,
                                                                                .generation = generation,
-                                                                               .info = commit_steps()});
+                                                                               .info = commit_steps(),
+                                                                               .timeout = round_timeout});
   if (!membership.is_ok()) return membership.status();
   generation_ = membership->generation;
   // The newest commit every member that has commits holds (a joiner has none).
@@ -798,6 +838,7 @@ Result<std::int64_t> Worker::change_membership(const Status& failure, std::vecto
   }
   strategy_ = make_strategy(run_, world_, *workers_, *model_);
   if (Status s = strategy_->start(model_->parameters(), *optimizer_); !s.is_ok()) return s;
+  start_heartbeats();
   if (reporting()) {
     const std::size_t kept = static_cast<std::size_t>(std::max<std::int64_t>(0, target - run_.start_step));
     if (run_.result.losses.size() > kept) run_.result.losses.resize(kept);
@@ -871,7 +912,8 @@ Status Worker::make_pipeline() {
   const PipelineOptions options{
       .grid = pipeline_grid(config_),
       .schedule = parse_pipeline_schedule(config_.dist.schedule).value_or(PipelineScheduleKind::k1f1b),
-      .microbatches = static_cast<int>(config_.dist.microbatches)};
+      .microbatches = static_cast<int>(config_.dist.microbatches),
+      .timeout = wait_timeout(config_)};
   const std::vector<ParamSpec> specs = model_->parameters().specs();
   auto make_optimizer = [this, specs](std::int64_t offset, std::int64_t count) {
     return build_optimizer(config_, specs, offset, count);

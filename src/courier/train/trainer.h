@@ -84,6 +84,8 @@ struct TrainResult {
     double compute_s = 0.0;
     double wait_s = 0.0;
     std::int64_t steps = 0;
+    double elapsed_s = 0.0;    // its training steps' wall time
+    std::int64_t samples = 0;  // the examples it trained on
   };
   std::vector<NodeTime> node_times;
   std::vector<int> stragglers;
