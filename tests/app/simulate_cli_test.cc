@@ -90,6 +90,16 @@ TEST(SimulateCli, AConfigIsSimulatedWithAGivenComputeTime) {
   EXPECT_THAT(bad.err, HasSubstr("neither a duration (95ms) nor a node speed (50GFLOPS)"));
 }
 
+// The measuring run is local SGD, so a config's SSP or ASP (which need ps) must not reach it.
+TEST(SimulateCli, StaleAndAsynchronousParameterServersAreSimulated) {
+  for (const char* config : {"/configs/fashion-mlp-ps-ssp.toml", "/configs/fashion-mlp-ps-asp.toml"}) {
+    ProcessResult r = courier({"simulate", std::string(COURIER_SOURCE_DIR) + config, "--workers", "4", "--compute",
+                               "2ms", "--steps", "5", "--link", "10Gbps,5us"});
+    ASSERT_EQ(r.exit_code, 0) << config << ": " << r.err;
+    EXPECT_THAT(r.out, HasSubstr("computes 2.00 ms a step (given)")) << config;
+  }
+}
+
 std::string scratch_file(const std::string& name) {
   return (std::filesystem::path(::testing::TempDir()) / ("courier_simulate_cli_" + name)).string();
 }
