@@ -22,6 +22,7 @@
 #include "courier/train/checkpoint/checkpoint.h"
 #include "courier/train/evaluation.h"
 #include "courier/train/data/sampler.h"
+#include "courier/train/delivery.h"
 #include "courier/train/metrics.h"
 #include "courier/train/model_factory.h"
 #include "courier/train/run_state.h"
@@ -593,6 +594,8 @@ Result<TrainResult> train(const Config& config, const TrainOptions& options, con
   launch.world_size = pipeline_grid(config).world_size() +
                       (is_parameter_server(config) ? static_cast<int>(config.dist.servers) : 0);
   launch.communicator.trace = options.trace;
+  NetworkReport network;
+  if (Status s = configure_delivery(config, launch, &network); !s.is_ok()) return s;
   SimReport sim_report;
   if (launch.transport == TransportKind::kSim) {
     if (Status s = sim_options(config, launch.sim); !s.is_ok()) return s;
@@ -621,6 +624,10 @@ Result<TrainResult> train(const Config& config, const TrainOptions& options, con
     }
     return run_node(run, world);
   });
+  if (launch.network_report != nullptr) {
+    if (run.metrics) run.metrics->write(network_record(network, config.dist.delivery));
+    run.result.network = network;
+  }
   if (!status.is_ok()) return status;
   run.result.steps = run.total_steps - run.start_step;
   run.result.is_reporting_rank = reporting_here;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "courier/comm/launch.h"
 #include "courier/comm/trace.h"
 #include "courier/comm/transport/sim/sim_transport.h"
 #include "courier/core/status.h"
@@ -71,6 +72,9 @@ struct TrainResult {
   // The same over the training steps alone (from worker 0's first step to its last; not the
   // start's broadcast nor the final evaluation). Its nodes' `end` is 0.
   std::optional<SimReport> simulated_steps;
+  // dist.faults or dist.delivery = reliable (in process): the faults injected and what reliable
+  // delivery found and repaired, over every node.
+  std::optional<NetworkReport> network;
 };
 
 // "simulated: 20 steps in 0.410 s of virtual time, step 20.300 ms (compute 71%, communication
