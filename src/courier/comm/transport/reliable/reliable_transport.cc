@@ -47,9 +47,15 @@ struct Outbound {
   // acknowledged at their first attempt (a re-sent frame's acknowledgement could be the first's).
   std::optional<SteadyClock::duration> srtt;
   SteadyClock::duration rttvar{};
+  // Sweeps of the re-send thread that found a frame of this stream timed out, since the last
+  // round trip measured: each doubles the timeout of frames sent from then on (as TCP keeps its
+  // backed-off timeout until a new sample), so a peer slower than its measured round trip, whose
+  // re-sent frames give no samples, stops being flooded.
+  int timeouts = 0;
 
   std::size_t in_flight() const { return unacked.size() - queued.size(); }
   void measure(SteadyClock::duration sample) {
+    timeouts = 0;
     if (!srtt) {
       srtt = sample;
       rttvar = sample / 2;
@@ -60,8 +66,9 @@ struct Outbound {
     srtt = (7 * *srtt + sample) / 8;
   }
   SteadyClock::duration timeout(const ReliableOptions& options) const {
-    if (!srtt) return options.resend_after;
-    return std::clamp<SteadyClock::duration>(*srtt + 4 * rttvar, options.resend_after, options.max_backoff);
+    const SteadyClock::duration measured = srtt ? *srtt + 4 * rttvar : SteadyClock::duration(options.resend_after);
+    return std::clamp<SteadyClock::duration>(measured * (1 << std::min(timeouts, 6)), options.resend_after,
+                                             options.max_backoff);
   }
 };
 
@@ -308,6 +315,7 @@ void ReliableTransport::run_resender() {
 
 void ReliableTransport::State::take_due(SteadyClock::time_point now, std::vector<Attempt>& attempts,
                                         std::vector<std::pair<int, Status>>& gone) {
+  std::vector<bool> timed_out(out.size(), false);
   while (!dues.empty() && dues.top().when <= now) {
     const Due due = dues.top();
     dues.pop();
@@ -324,11 +332,15 @@ void ReliableTransport::State::take_due(SteadyClock::time_point now, std::vector
           due.seq, u.attempts, due.peer)));
       continue;
     }
+    timed_out[static_cast<std::size_t>(due.peer)] = true;
     u.backoff = std::min<SteadyClock::duration>(u.backoff * 2, options.max_backoff);
     u.attempts += 1;
     counts.resent += 1;
     dues.push(Due{std::min(now + u.backoff, give_up_at), due.peer, due.seq, u.attempts});
     attempts.push_back(Attempt{due.peer, u.frame_header, u.frame});
+  }
+  for (std::size_t peer = 0; peer < out.size(); ++peer) {
+    if (timed_out[peer]) out[peer].timeouts = std::min(out[peer].timeouts + 1, 6);
   }
 }
 
