@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "courier/comm/trace.h"
+#include "courier/train/delivery.h"
 #include "courier/train/trainer.h"
 #include "progress.h"
 
@@ -102,6 +103,7 @@ int run_train(const TrainFlags& flags) {
     fmt::print("{}; the whole run {}\n", describe_simulation(*result->simulated_steps, result->steps),
                sim::format_time(result->simulation->end));
   }
+  if (result->network) fmt::print("{}\n", describe_network(*result->network, config->dist.delivery));
   if (!flags.trace_path.empty()) {
     record_run(*config, *result, trace);
     if (Status s = trace.write(flags.trace_path); !s.is_ok()) {

@@ -1,6 +1,7 @@
 // Starting the nodes of a world on inproc threads or as this process's MPI rank.
 #include "courier/comm/launch.h"
 
+#include <chrono>
 #include <exception>
 #include <string>
 #include <thread>
@@ -23,6 +24,45 @@ Status run_guarded(const std::function<Status(Communicator&)>& node, Communicato
   }
 }
 
+// The in-process world: inproc endpoints, wrapped in the faulty and reliable layers asked for.
+struct InprocWorld {
+  std::vector<std::unique_ptr<Transport>> endpoints;
+  std::vector<const FaultyTransport*> faulty;
+  std::vector<const ReliableTransport*> reliable;
+
+  explicit InprocWorld(const LaunchOptions& options) : endpoints(make_inproc_world(options.world_size)) {
+    if (options.faults) {
+      endpoints = wrap_faulty(std::move(endpoints), [&](int) { return *options.faults; });
+      for (auto& e : endpoints) faulty.push_back(static_cast<const FaultyTransport*>(e.get()));
+    }
+    if (options.reliable) {
+      endpoints = wrap_reliable(std::move(endpoints), options.reliable_options);
+      for (auto& e : endpoints) reliable.push_back(static_cast<const ReliableTransport*>(e.get()));
+    }
+  }
+
+  NetworkReport report() const {
+    NetworkReport report;
+    for (const FaultyTransport* f : faulty) report.injected += f->counts();
+    for (const ReliableTransport* r : reliable) report.reliable += r->counts();
+    return report;
+  }
+
+  // A re-send overtaken by its acknowledgement, or a copy the fault plan held back, may still be
+  // in flight when the nodes end: after a run that succeeded, wait a moment for it to land, so
+  // that the counts add up.
+  NetworkReport settled_report() const {
+    constexpr auto kSettleTime = std::chrono::seconds(2);
+    const Deadline deadline = Deadline::after(real_clock(), kSettleTime);
+    NetworkReport now = report();
+    while (!faulty.empty() && !reliable.empty() && !now.settled() && !deadline.expired(real_clock())) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      now = report();
+    }
+    return now;
+  }
+};
+
 Status first_failure(const std::vector<Status>& results) {
   for (const Status& s : results) {
     if (!s.is_ok()) return s;
@@ -44,6 +84,11 @@ Status run_sim(const LaunchOptions& options, const std::function<Status(Communic
 }
 
 }  // namespace
+
+bool NetworkReport::settled() const {
+  return injected.sends + injected.duplicates - injected.drops ==
+         reliable.rejected + reliable.duplicates_dropped + reliable.acks_received + reliable.delivered;
+}
 
 std::string_view transport_kind_name(TransportKind kind) {
   switch (kind) {
@@ -75,17 +120,21 @@ Status run_nodes(const LaunchOptions& options, const std::function<Status(Commun
     return run_guarded(node, comm);
   }
   if (options.transport == TransportKind::kSim) return run_sim(options, node);
-  std::vector<std::unique_ptr<Transport>> endpoints = make_inproc_world(options.world_size);
-  std::vector<Status> results(endpoints.size());
+  InprocWorld world(options);
+  std::vector<Status> results(world.endpoints.size());
   std::vector<std::thread> threads;
-  for (std::size_t r = 0; r < endpoints.size(); ++r) {
+  for (std::size_t r = 0; r < world.endpoints.size(); ++r) {
     threads.emplace_back([&, r] {
-      Communicator comm(*endpoints[r], options.communicator);
+      Communicator comm(*world.endpoints[r], options.communicator);
       results[r] = run_guarded(node, comm);
     });
   }
   for (auto& t : threads) t.join();
-  return first_failure(results);
+  const Status status = first_failure(results);
+  if (options.network_report != nullptr) {
+    *options.network_report = status.is_ok() ? world.settled_report() : world.report();
+  }
+  return status;
 }
 
 }  // namespace courier

@@ -195,6 +195,14 @@ Status faults_fit_the_run(const Config& c) {
   return Status::ok();
 }
 
+Status reliable_in_process(const Config& c) {
+  if (c.dist.delivery != "reliable" || c.dist.transport == "inproc") return Status::ok();
+  return Status::invalid_argument(fmt::format(
+      "dist.delivery = reliable runs in process (dist.transport = inproc), not over {}: mpi delivers reliably "
+      "itself, and the sim transport re-sends what its modelled links lose (dist.sim_link loss=P)",
+      c.dist.transport));
+}
+
 Status elastic_strategies(const Config& c) {
   if (c.dist.recovery != "elastic") return Status::ok();
   if (c.dist.strategy == "pipeline") {
@@ -247,6 +255,7 @@ constexpr std::array kRules = {
     config_keys::Rule{"dist.faults is a fault plan naming nodes of the run, with dist.transport = inproc; a join "
                       "needs dist.recovery = elastic",
                       &faults_fit_the_run},
+    config_keys::Rule{"dist.delivery = reliable: dist.transport = inproc", &reliable_in_process},
     config_keys::Rule{"dist.recovery = elastic: dist.transport = inproc and a data-parallel strategy",
                       &elastic_strategies},
     config_keys::Rule{"dist.heartbeat_ms = 0 or dist.heartbeat_timeout_ms > 2 x dist.heartbeat_ms",

@@ -28,6 +28,7 @@
 #include "courier/train/evaluation.h"
 #include "courier/train/faults.h"
 #include "courier/train/data/sampler.h"
+#include "courier/train/delivery.h"
 #include "courier/train/metrics.h"
 #include "courier/train/model_factory.h"
 #include "courier/train/run_state.h"
@@ -1037,6 +1038,8 @@ Result<TrainResult> train(const Config& config, const TrainOptions& options, con
                          (is_parameter_server(config) ? static_cast<int>(config.dist.servers) : 0);
   launch.world_size = run.configured_nodes + run.faults.joins();
   launch.communicator.trace = options.trace;
+  NetworkReport network;
+  if (Status s = configure_delivery(config, launch, &network); !s.is_ok()) return s;
   SimReport sim_report;
   if (launch.transport == TransportKind::kSim) {
     if (Status s = sim_options(config, launch.sim); !s.is_ok()) return s;
@@ -1065,6 +1068,10 @@ Result<TrainResult> train(const Config& config, const TrainOptions& options, con
     }
     return run_node(run, world);
   });
+  if (launch.network_report != nullptr) {
+    if (run.metrics) run.metrics->write(network_record(network, config.dist.delivery));
+    run.result.network = network;
+  }
   if (!status.is_ok()) return status;
   run.result.steps = run.total_steps - run.start_step;
   run.result.is_reporting_rank = reporting_here;

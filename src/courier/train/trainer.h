@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "courier/comm/launch.h"
 #include "courier/comm/trace.h"
 #include "courier/comm/transport/sim/sim_transport.h"
 #include "courier/core/status.h"
@@ -89,6 +90,9 @@ struct TrainResult {
   };
   std::vector<NodeTime> node_times;
   std::vector<int> stragglers;
+  // dist.faults or dist.delivery = reliable (in process): the faults injected and what reliable
+  // delivery found and repaired, over every node.
+  std::optional<NetworkReport> network;
 };
 
 // "simulated: 20 steps in 0.410 s of virtual time, step 20.300 ms (compute 71%, communication

@@ -207,6 +207,16 @@ void FaultyTransport::kill() {
 
 bool FaultyTransport::killed() const { return impl_->dead; }
 
+FaultyTransport::Counts& FaultyTransport::Counts::operator+=(const Counts& other) {
+  sends += other.sends;
+  drops += other.drops;
+  duplicates += other.duplicates;
+  corruptions += other.corruptions;
+  delays += other.delays;
+  reorders += other.reorders;
+  return *this;
+}
+
 FaultyTransport::Counts FaultyTransport::counts() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->counts;

@@ -62,6 +62,7 @@ class FaultyTransport final : public Transport {
 
   struct Counts {
     std::uint64_t sends = 0, drops = 0, duplicates = 0, corruptions = 0, delays = 0, reorders = 0;
+    Counts& operator+=(const Counts& other);
   };
   Counts counts() const;
 

@@ -50,7 +50,6 @@ std::string error_string(int code) {
 
 namespace {
 
-using mpi::Mailbox;
 using mpi::PooledBuffer;
 using mpi::StartState;
 

@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "courier/comm/transport/mpi/buffer_pool.h"
-#include "courier/comm/transport/mpi/mailbox.h"
+#include "courier/comm/transport/mailbox.h"
 #include "courier/comm/transport/mpi/mpi_transport.h"
 
 namespace courier {
@@ -149,7 +149,7 @@ struct MpiTransport::Impl {
   int world_size = 1;
   std::string_view thread_level = "none";
   std::shared_ptr<mpi::BufferPool> pool;
-  std::shared_ptr<mpi::Mailbox> mailbox;
+  std::shared_ptr<Mailbox> mailbox;
   mpi::Counters counters;
   std::atomic<bool> closed{false};
   std::thread thread;

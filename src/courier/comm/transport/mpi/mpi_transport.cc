@@ -1,6 +1,6 @@
 // The Open MPI transport's public side: creation, destruction, and what user threads call.
 // The progress thread (mpi_progress.cc) makes every MPI call; it matches arrivals to receives
-// in a Mailbox (mailbox.h) and receives payloads into a BufferPool (buffer_pool.h).
+// in a Mailbox (../mailbox.h) and receives payloads into a BufferPool (buffer_pool.h).
 //
 // Threads. MPI is initialised with MPI_THREAD_SERIALIZED, on the progress thread, which then
 // makes every MPI call until it finalises (so init and finalize run on the same thread, as

@@ -1,6 +1,6 @@
 // Matching: first-come in delivery order, which is per-(source, tag) FIFO because each source's
 // messages are delivered in the order they were sent. Completions run outside the lock.
-#include "courier/comm/transport/mpi/mailbox.h"
+#include "courier/comm/transport/mailbox.h"
 
 #include <algorithm>
 #include <string>
@@ -9,7 +9,7 @@
 
 #include "courier/comm/transport/transport.h"
 
-namespace courier::mpi {
+namespace courier {
 namespace {
 
 bool matches(int source, std::uint64_t tag, const MessageHeader& header) {
@@ -116,4 +116,4 @@ Status Mailbox::with_receive_context(const Status& why, int source, std::uint64_
                                       source == kAnySource ? std::string("any") : std::to_string(source), tag));
 }
 
-}  // namespace courier::mpi
+}  // namespace courier

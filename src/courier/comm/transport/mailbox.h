@@ -1,6 +1,7 @@
-// Matching for the mpi transport: arrived messages nobody asked for yet, and receives nothing
-// has arrived for yet, with the same rules as inproc's mailbox. The progress thread delivers;
-// user threads receive and cancel, so receives never wait for the progress thread. No MPI here.
+// Matching for transports that receive on a thread of their own (mpi's progress thread, the
+// reliable layer's receive thread): arrived messages nobody asked for yet, and receives nothing
+// has arrived for yet, with the same rules as inproc's mailbox. That thread delivers; user
+// threads receive and cancel, so receives never wait for it.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +15,7 @@
 #include "courier/comm/transport/message_buffer.h"
 #include "courier/core/status.h"
 
-namespace courier::mpi {
+namespace courier {
 
 // Thread-safe. Always held by a shared_ptr (cancellers hold it weakly).
 class Mailbox : public std::enable_shared_from_this<Mailbox> {
@@ -53,4 +54,4 @@ class Mailbox : public std::enable_shared_from_this<Mailbox> {
   std::uint64_t next_id_ = 1;
 };
 
-}  // namespace courier::mpi
+}  // namespace courier
