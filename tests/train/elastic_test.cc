@@ -4,11 +4,14 @@
 // sleeps. (Accuracy after whole epochs with a fault: trainer_accuracy_test.cc, labelled slow.)
 #include <filesystem>
 
+#include <fmt/format.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "courier/train/data/idx.h"
 #include "courier/train/trainer.h"
+#include "testutil/read_text.h"
 
 namespace courier {
 namespace {
@@ -87,6 +90,12 @@ TEST(Elastic, WithoutElasticRecoveryTheRunStopsNamingTheDeadNode) {
   ASSERT_FALSE(r.is_ok());
   EXPECT_THAT(r.status().message(), HasSubstr("rank 2"));
   EXPECT_THAT(r.status().message(), HasSubstr("gone"));
+  // Every survivor's account is in the metrics: the stall report of the whole run.
+  const std::string metrics = testing::read_text(std::filesystem::path(config.train.out) / "metrics.jsonl");
+  for (int node : {0, 1, 3}) {
+    EXPECT_THAT(metrics, HasSubstr(fmt::format("\"kind\":\"failure\",\"node\":{}", node))) << metrics;
+  }
+  EXPECT_THAT(metrics, ::testing::Not(HasSubstr("\"kind\":\"failure\",\"node\":2")));
 }
 
 TEST(Elastic, ASpareJoinsWithTheModelAndOptimizerStateOfALivePeer) {

@@ -971,6 +971,14 @@ Status run_worker(Run& run, Communicator& world, Communicator& workers, bool joi
   Worker worker(run, world, workers, joining);
   Status status = worker.run();
   if (!joining && !worker.dead()) run.mark_over();
+  if (!status.is_ok() && run.metrics) {
+    // Every failing node's own account (a stall names what it waited for and whom), so the
+    // metrics hold the whole stall report, not just the error the run returns.
+    run.metrics->write({{"kind", "failure"},
+                        {"node", world.transport().rank()},
+                        {"code", std::string(status_code_name(status.code()))},
+                        {"error", status.message()}});
+  }
   return status;
 }
 
