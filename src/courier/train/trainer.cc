@@ -95,6 +95,10 @@ ParameterServerOptions ps_options(const Config& config, const std::vector<ParamS
   options.staleness = static_cast<int>(config.dist.staleness);
   options.timeout = wait_timeout(config);
   options.compression = compression_options(config, specs);
+  // dist.commit_every counts steps: a BSP clock is one step of every worker, an SSP or ASP
+  // update one step of one worker.
+  options.elastic = config.dist.recovery == "elastic";
+  options.replicate_every = config.dist.commit_every * (options.sync == SyncMode::kBsp ? 1 : options.workers);
   return options;
 }
 
@@ -961,10 +965,42 @@ Status run_server(Run& run, Communicator& world) {
     if (Status s = restore_run_state(*run.resume, params, nullptr); !s.is_ok()) return s;
   }
   const std::vector<ParamSpec> specs = params.specs();
+  ParameterServerOptions options = ps_options(run.config, specs);
+  // dist.faults kill:N@S of this server: it dies after applying S updates to its slice.
+  if (Result<TrainFaults> faults = parse_train_faults(run.config.dist.faults); faults.is_ok()) {
+    if (std::optional<NodeEvent> death = faults->death_of(world.rank()); death && death->kind == NodeEvent::Kind::kKill) {
+      options.die_after_updates = death->step;
+    }
+  }
+  // Takeovers and lost updates to the notes and metrics.jsonl (called on this server's thread).
+  ServerObserver observer;
+  observer.on_takeover = [&run, &world](int slice, std::int64_t replica_updates) {
+    if (run.events.on_note) {
+      run.events.on_note(fmt::format("server rank {} took over slice {} from its replica of update {}", world.rank(),
+                                     slice, replica_updates));
+    }
+    if (run.metrics) {
+      run.metrics->write({{"kind", "ps_takeover"}, {"node", world.rank()}, {"slice", slice},
+                          {"replica_updates", replica_updates}});
+    }
+  };
+  observer.on_updates_lost = [&run, &world](int slice, std::int64_t lost) {
+    if (run.events.on_note) {
+      run.events.on_note(fmt::format("slice {}: {} update(s) since its replica are lost", slice, lost));
+    }
+    if (run.metrics) {
+      run.metrics->write({{"kind", "ps_updates_lost"}, {"node", world.rank()}, {"slice", slice}, {"lost", lost}});
+    }
+  };
+  observer.on_worker_dropped = [&run, &world](int worker, std::int64_t clock) {
+    if (run.metrics) {
+      run.metrics->write({{"kind", "ps_worker_dropped"}, {"node", world.rank()}, {"worker", worker}, {"clock", clock}});
+    }
+  };
   return run_parameter_server(
       world, params.values().span(),
       [&](std::int64_t offset, std::int64_t count) { return build_optimizer(run.config, specs, offset, count); },
-      ps_options(run.config, specs));
+      options, observer);
 }
 
 Status run_worker(Run& run, Communicator& world, Communicator& workers, bool joining = false) {
