@@ -967,10 +967,8 @@ Status run_server(Run& run, Communicator& world) {
   const std::vector<ParamSpec> specs = params.specs();
   ParameterServerOptions options = ps_options(run.config, specs);
   // dist.faults kill:N@S of this server: it dies after applying S updates to its slice.
-  if (Result<TrainFaults> faults = parse_train_faults(run.config.dist.faults); faults.is_ok()) {
-    if (std::optional<NodeEvent> death = faults->death_of(world.rank()); death && death->kind == NodeEvent::Kind::kKill) {
-      options.die_after_updates = death->step;
-    }
+  if (std::optional<NodeEvent> death = run.faults.death_of(world.rank()); death && death->kind == NodeEvent::Kind::kKill) {
+    options.die_after_updates = death->step;
   }
   // Takeovers and lost updates to the notes and metrics.jsonl (called on this server's thread).
   ServerObserver observer;
