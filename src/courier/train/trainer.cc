@@ -231,6 +231,12 @@ class Worker {
   Status report_node_times();
   Status make_pipeline();
   void report_pipeline_stages();
+  // False once the strategy left workers out on its own (a parameter server drops a dead
+  // worker without a membership change here): collectives over workers_ would wait for it.
+  bool group_intact() const {
+    const std::optional<DataShare> share = strategy_ ? strategy_->data_share() : std::nullopt;
+    return !share || share->count == workers_->world_size();
+  }
   bool reporting() const { return pipeline_ ? world_.rank() == 0 : workers_->rank() == 0; }
   // Text windows predict a token a position; images are not counted in tokens.
   std::int64_t tokens_per_sample() const { return run_.data.vocabulary ? run_.data.train->labels_per_example() : 0; }
@@ -515,7 +521,7 @@ Status Worker::check_finite(std::int64_t step) {
 
 // The step's loss over the global batch (synchronous strategies) or this worker's own.
 Result<double> Worker::reported_loss(double local_loss, std::int64_t local_examples, std::int64_t global_examples) {
-  if (!is_synchronous(config_) || workers_->world_size() == 1) return local_loss;
+  if (!is_synchronous(config_) || workers_->world_size() == 1 || !group_intact()) return local_loss;
   double weighted = local_loss * static_cast<double>(local_examples) / static_cast<double>(global_examples);
   CollectiveOptions options = collective_options(config_);
   options.algorithm = AllreduceAlgorithm::kHalvingDoubling;
@@ -616,7 +622,9 @@ Status Worker::maybe_evaluate_and_checkpoint(std::int64_t step) {
 }
 
 Status Worker::report_node_times() {
-  if (pipeline_ || dynamic_cast<const SimTransport*>(&world_.transport()) != nullptr) return Status::ok();
+  if (pipeline_ || dynamic_cast<const SimTransport*>(&world_.transport()) != nullptr || !group_intact()) {
+    return Status::ok();
+  }
   struct Times {
     double node, compute_s, wait_s, steps, elapsed_s, samples;
   };
@@ -958,6 +966,7 @@ void Worker::report_pipeline_stages() {
 
 // A parameter-server shard: initial parameters from the seed (or the checkpoint resumed).
 Status run_server(Run& run, Communicator& world) {
+  omp_set_num_threads(1);  // as a worker's (Worker::run): an idle OpenMP team spins on the cores the others need
   Result<Sequential> model = build_model(run.config, run.data.train->sample_shape(), run.data.train->classes());
   if (!model.is_ok()) return model.status();
   Parameters& params = model->parameters();
