@@ -206,6 +206,34 @@ TEST(Communicator, KilledRankFailsEverySurvivorAtOnce) { killed_rank_case(false)
 
 TEST(Communicator, SilentlyKilledRankIsNamedByEverySurvivorAfterTheTimeout) { killed_rank_case(true); }
 
+// A survivable wait (an elastic parameter server's) gets a gone peer and a passed deadline as
+// its own results: the communicator does not fail, no member hears of it, and the members
+// still talk to each other afterwards.
+TEST(Communicator, SurvivableWaitOutlivesAGonePeerAndATimeout) {
+  const OpContext survivable{.op = "test", .step = 7, .survivable = true};
+  spawn_communicators(3, [&](Communicator& comm) {
+    if (comm.rank() == 2) {
+      comm.transport().close();
+      return;
+    }
+    const int peer = 1 - comm.rank();
+    if (comm.rank() == 0) {
+      Result<Message> gone = comm.receive(2, 5, in(5000ms), survivable);
+      EXPECT_EQ(gone.status().code(), StatusCode::kUnavailable) << gone.status().to_string();
+      EXPECT_THAT(gone.status().message(), HasSubstr("rank 2"));
+      Result<Message> late = comm.receive(peer, 6, in(30ms), survivable);
+      EXPECT_EQ(late.status().code(), StatusCode::kDeadlineExceeded) << late.status().to_string();
+      EXPECT_FALSE(comm.failure().has_value());
+      comm.send(peer, 5, number(41));
+    }
+    Result<Message> m = comm.receive(peer, 5, in(5000ms), kTest);
+    ASSERT_TRUE(m.is_ok()) << m.status().to_string();
+    if (comm.rank() == 1) comm.send(peer, 5, number(number_of(*m) + 1));
+    if (comm.rank() == 0) EXPECT_EQ(number_of(*m), 42);
+    EXPECT_FALSE(comm.failure().has_value());
+  });
+}
+
 // Random faults at modest rates over many collectives: every rank returns (no hang), and a
 // collective that succeeds has the right answer.
 TEST(Communicator, RandomFaultsNeverHangOrCorruptResults) {

@@ -193,7 +193,7 @@ Result<Message> Communicator::wait(PendingRecv& pending, const Deadline& deadlin
         std::lock_guard lock(state_->mutex);
         stall_announced = !state_->notices.empty();
       }
-      if (!deadline.expired(real_clock()) && !stall_announced) continue;
+      if (!deadline.expired(real_clock()) && (!stall_announced || context.survivable)) continue;
       // Give up on the receive; it may have completed between the last look and the cancel.
       pending.handle.cancel();
       arrived = pending.handle.wait(Deadline::never());
@@ -201,12 +201,18 @@ Result<Message> Communicator::wait(PendingRecv& pending, const Deadline& deadlin
         if (std::optional<Status> failed = failure()) {
           return failed->with_context(where(pending.peer, pending.wire_tag, context));
         }
+        if (context.survivable) {
+          return Status::deadline_exceeded(fmt::format("{}: waited {}", where(pending.peer, pending.wire_tag, context),
+                                                       format_duration(real_clock().now() - started)));
+        }
         return resolve_stall(pending.peer, context, format_duration(real_clock().now() - started),
                              fmt::format("{:#x}", pending.wire_tag & kTagMask));
       }
     }
     if (!arrived.is_ok()) {
-      return fail(arrived.status().with_context(where(pending.peer, pending.wire_tag, context)), peer_world, false);
+      Status lost = arrived.status().with_context(where(pending.peer, pending.wire_tag, context));
+      if (context.survivable && lost.code() == StatusCode::kUnavailable) return lost;
+      return fail(lost, peer_world, false);
     }
     bool duplicate = false;
     Status checked = check_arrival(*arrived, pending, context, duplicate);

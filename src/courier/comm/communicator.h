@@ -63,6 +63,10 @@ struct SendInfo {
 struct OpContext {
   std::string_view op;
   std::uint64_t step = 0;
+  // The caller outlives a peer's loss (an elastic parameter server): a wait whose peer is gone
+  // (UNAVAILABLE) or whose deadline passes returns that status as it is, without failing the
+  // communicator, telling the members or resolving a stall. Damaged or lost messages stay fatal.
+  bool survivable = false;
 };
 
 struct PendingRecv {

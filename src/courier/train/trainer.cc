@@ -95,6 +95,10 @@ ParameterServerOptions ps_options(const Config& config, const std::vector<ParamS
   options.staleness = static_cast<int>(config.dist.staleness);
   options.timeout = wait_timeout(config);
   options.compression = compression_options(config, specs);
+  // dist.commit_every counts steps: a BSP clock is one step of every worker, an SSP or ASP
+  // update one step of one worker.
+  options.elastic = config.dist.recovery == "elastic";
+  options.replicate_every = config.dist.commit_every * (options.sync == SyncMode::kBsp ? 1 : options.workers);
   return options;
 }
 
@@ -227,6 +231,12 @@ class Worker {
   Status report_node_times();
   Status make_pipeline();
   void report_pipeline_stages();
+  // False once the strategy left workers out on its own (a parameter server drops a dead
+  // worker without a membership change here): collectives over workers_ would wait for it.
+  bool group_intact() const {
+    const std::optional<DataShare> share = strategy_ ? strategy_->data_share() : std::nullopt;
+    return !share || share->count == workers_->world_size();
+  }
   bool reporting() const { return pipeline_ ? world_.rank() == 0 : workers_->rank() == 0; }
   // Text windows predict a token a position; images are not counted in tokens.
   std::int64_t tokens_per_sample() const { return run_.data.vocabulary ? run_.data.train->labels_per_example() : 0; }
@@ -511,7 +521,7 @@ Status Worker::check_finite(std::int64_t step) {
 
 // The step's loss over the global batch (synchronous strategies) or this worker's own.
 Result<double> Worker::reported_loss(double local_loss, std::int64_t local_examples, std::int64_t global_examples) {
-  if (!is_synchronous(config_) || workers_->world_size() == 1) return local_loss;
+  if (!is_synchronous(config_) || workers_->world_size() == 1 || !group_intact()) return local_loss;
   double weighted = local_loss * static_cast<double>(local_examples) / static_cast<double>(global_examples);
   CollectiveOptions options = collective_options(config_);
   options.algorithm = AllreduceAlgorithm::kHalvingDoubling;
@@ -612,7 +622,9 @@ Status Worker::maybe_evaluate_and_checkpoint(std::int64_t step) {
 }
 
 Status Worker::report_node_times() {
-  if (pipeline_ || dynamic_cast<const SimTransport*>(&world_.transport()) != nullptr) return Status::ok();
+  if (pipeline_ || dynamic_cast<const SimTransport*>(&world_.transport()) != nullptr || !group_intact()) {
+    return Status::ok();
+  }
   struct Times {
     double node, compute_s, wait_s, steps, elapsed_s, samples;
   };
@@ -954,6 +966,7 @@ void Worker::report_pipeline_stages() {
 
 // A parameter-server shard: initial parameters from the seed (or the checkpoint resumed).
 Status run_server(Run& run, Communicator& world) {
+  omp_set_num_threads(1);  // as a worker's (Worker::run): an idle OpenMP team spins on the cores the others need
   Result<Sequential> model = build_model(run.config, run.data.train->sample_shape(), run.data.train->classes());
   if (!model.is_ok()) return model.status();
   Parameters& params = model->parameters();
@@ -961,10 +974,40 @@ Status run_server(Run& run, Communicator& world) {
     if (Status s = restore_run_state(*run.resume, params, nullptr); !s.is_ok()) return s;
   }
   const std::vector<ParamSpec> specs = params.specs();
+  ParameterServerOptions options = ps_options(run.config, specs);
+  // dist.faults kill:N@S of this server: it dies after applying S updates to its slice.
+  if (std::optional<NodeEvent> death = run.faults.death_of(world.rank()); death && death->kind == NodeEvent::Kind::kKill) {
+    options.die_after_updates = death->step;
+  }
+  // Takeovers and lost updates to the notes and metrics.jsonl (called on this server's thread).
+  ServerObserver observer;
+  observer.on_takeover = [&run, &world](int slice, std::int64_t replica_updates) {
+    if (run.events.on_note) {
+      run.events.on_note(fmt::format("server rank {} took over slice {} from its replica of update {}", world.rank(),
+                                     slice, replica_updates));
+    }
+    if (run.metrics) {
+      run.metrics->write({{"kind", "ps_takeover"}, {"node", world.rank()}, {"slice", slice},
+                          {"replica_updates", replica_updates}});
+    }
+  };
+  observer.on_updates_lost = [&run, &world](int slice, std::int64_t lost) {
+    if (run.events.on_note) {
+      run.events.on_note(fmt::format("slice {}: {} update(s) since its replica are lost", slice, lost));
+    }
+    if (run.metrics) {
+      run.metrics->write({{"kind", "ps_updates_lost"}, {"node", world.rank()}, {"slice", slice}, {"lost", lost}});
+    }
+  };
+  observer.on_worker_dropped = [&run, &world](int worker, std::int64_t clock) {
+    if (run.metrics) {
+      run.metrics->write({{"kind", "ps_worker_dropped"}, {"node", world.rank()}, {"worker", worker}, {"clock", clock}});
+    }
+  };
   return run_parameter_server(
       world, params.values().span(),
       [&](std::int64_t offset, std::int64_t count) { return build_optimizer(run.config, specs, offset, count); },
-      ps_options(run.config, specs));
+      options, observer);
 }
 
 Status run_worker(Run& run, Communicator& world, Communicator& workers, bool joining = false) {
