@@ -94,6 +94,10 @@ ParameterServerOptions ps_options(const Config& config, const std::vector<ParamS
   options.sync = parse_sync_mode(config.dist.sync).value_or(SyncMode::kBsp);
   options.staleness = static_cast<int>(config.dist.staleness);
   options.timeout = wait_timeout(config);
+  // A silent worker is dropped after the heartbeat timeout (the servers' own watch), else the wait's.
+  options.worker_timeout = config.dist.heartbeat_ms > 0
+                               ? std::chrono::nanoseconds(std::chrono::milliseconds(config.dist.heartbeat_timeout_ms))
+                               : wait_timeout(config);
   options.compression = compression_options(config, specs);
   // dist.commit_every counts steps: a BSP clock is one step of every worker, an SSP or ASP
   // update one step of one worker.
@@ -372,7 +376,8 @@ Status Worker::run() {
 
 void Worker::start_heartbeats() {
   heartbeats_.reset();
-  if (config_.dist.heartbeat_ms <= 0 || members_.size() < 2 || pipeline_) return;
+  // A parameter server's shards watch its workers themselves (parameter_server.h).
+  if (config_.dist.heartbeat_ms <= 0 || members_.size() < 2 || pipeline_ || is_parameter_server(config_)) return;
   if (dynamic_cast<const SimTransport*>(&world_.transport()) != nullptr) return;  // one thread a node
   Communicator* group = workers_;
   heartbeats_ = std::make_unique<Heartbeats>(
@@ -398,7 +403,9 @@ Status Worker::train_from(std::int64_t first_step) {
     }
     if (dead_) return Status::ok();  // this node died by the fault plan; the others go on or fail
     if (!status.is_ok()) {
-      if (!elastic()) return status;
+      // A parameter server recovers on its own (its shards drop dead workers and take over
+      // dead slices); a worker whose step still fails has nothing to roll back to.
+      if (!elastic() || is_parameter_server(config_)) return status;
       Result<std::int64_t> resume = change_membership(status, {}, generation_ + 1);
       if (!resume.is_ok()) return resume.status();
       if (reporting()) run_.result.steps_redone += step + 1 - *resume;
