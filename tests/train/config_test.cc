@@ -108,6 +108,7 @@ TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(c.dist.timeout_s, 60.0);
   EXPECT_EQ(c.dist.heartbeat_ms, 1000);
   EXPECT_EQ(c.dist.heartbeat_timeout_ms, 10000);
+  EXPECT_EQ(c.dist.stragglers, "wait");
   EXPECT_EQ(c.checkpoint.every, 0);
   EXPECT_EQ(c.checkpoint.keep, 3);
 
@@ -120,7 +121,7 @@ TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
 TEST(ConfigTest, EveryKeyIsInTheTableOnce) {
   const std::vector<std::string> names = config_key_names();
   EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size());
-  EXPECT_EQ(names.size(), 68u) << "a key was added or removed: update the tests below and configs/";
+  EXPECT_EQ(names.size(), 69u) << "a key was added or removed: update the tests below and configs/";
   for (const config_keys::KeySpec& spec : config_keys::table()) {
     EXPECT_FALSE(spec.doc.empty()) << config_keys::full_name(spec);
     EXPECT_TRUE(config_keys::is_section(spec.section)) << config_keys::full_name(spec);
@@ -289,6 +290,7 @@ std::vector<OverrideCase> every_key_override() {
       {"dist.commit_every", "dist.commit_every=25", [](Config& c) { c.dist.commit_every = 25; }},
       {"dist.timeout_s", "dist.timeout_s=5.5", [](Config& c) { c.dist.timeout_s = 5.5; }},
       {"dist.heartbeat_ms", "dist.heartbeat_ms=0", [](Config& c) { c.dist.heartbeat_ms = 0; }},
+      {"dist.stragglers", "dist.stragglers=skip", [](Config& c) { c.dist.stragglers = "skip"; }},
       {"dist.heartbeat_timeout_ms", "dist.heartbeat_timeout_ms=3000",
        [](Config& c) { c.dist.heartbeat_timeout_ms = 3000; }},
       {"checkpoint.every", "checkpoint.every=100", [](Config& c) { c.checkpoint.every = 100; }},

@@ -3,6 +3,7 @@
 // workers; a spare joins and trains from the next step. Seeded faults at step boundaries, no
 // sleeps. (Accuracy after whole epochs with a fault: trainer_accuracy_test.cc, labelled slow.)
 #include <filesystem>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -218,6 +219,43 @@ TEST(Elastic, WithoutHeartbeatsTheConfiguredTimeoutNamesTheSilentRank) {
   ASSERT_FALSE(r.is_ok());
   EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded) << r.status().to_string();
   EXPECT_THAT(r.status().message(), HasSubstr("rank 1"));
+}
+
+}  // namespace
+}  // namespace courier
+
+namespace courier {
+namespace {
+
+// SSP with a worker 6x slower: by default the bound holds the others within dist.staleness of
+// it, so they wait; with dist.stragglers = skip the servers leave it out of the bound.
+TEST(Stragglers, SspCanLeaveAPersistentStragglerOutOfItsBound) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  std::map<std::string, TrainResult> results;
+  std::map<std::string, std::vector<std::string>> notes;
+  for (const char* policy : {"wait", "skip"}) {
+    Config config = elastic_config(std::string("ssp_") + policy, "ps", 3, 40);
+    config.train.batch = 384;
+    config.dist.recovery = "stop";
+    config.dist.sync = "ssp";
+    config.dist.staleness = 1;
+    config.dist.stragglers = policy;
+    config.dist.faults = "slow:2:6";
+    TrainEvents events;
+    events.on_note = [&, policy](const std::string& note) { notes[policy].push_back(note); };
+    Result<TrainResult> r = train(config, {}, events);
+    ASSERT_TRUE(r.is_ok()) << policy << ": " << r.status().to_string();
+    ASSERT_EQ(r->node_times.size(), 3u);
+    results[policy] = *r;
+  }
+  EXPECT_THAT(::testing::PrintToString(notes["skip"]),
+              HasSubstr("worker 2 computes"));
+  EXPECT_THAT(::testing::PrintToString(notes["skip"]), HasSubstr("left out of SSP's bound"));
+  EXPECT_THAT(::testing::PrintToString(notes["wait"]), ::testing::Not(HasSubstr("SSP's bound")));
+  // The fast workers' time blocked on pulls: most of their run when held to the straggler.
+  const auto fast_wait = [](const TrainResult& r) { return r.node_times[0].wait_s + r.node_times[1].wait_s; };
+  EXPECT_LT(fast_wait(results["skip"]), 0.5 * fast_wait(results["wait"]))
+      << "skip " << fast_wait(results["skip"]) << " s, wait " << fast_wait(results["wait"]) << " s";
 }
 
 }  // namespace

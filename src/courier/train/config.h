@@ -100,6 +100,7 @@ struct DistConfig {
   double timeout_s = 60.0;              // the deadline of every blocking wait (collective, request, transfer), > 0
   std::int64_t heartbeat_ms = 1000;     // interval of the workers' heartbeats; 0: none (sim never beats)
   std::int64_t heartbeat_timeout_ms = 10000;  // a worker unheard this long is suspected, > heartbeat_ms
+  std::string stragglers = "wait";      // ps ssp: wait (the bound holds everyone) | skip (a 2x-slow worker leaves it)
 
   friend bool operator==(const DistConfig&, const DistConfig&) = default;
 };

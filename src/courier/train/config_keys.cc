@@ -259,6 +259,12 @@ const std::vector<KeySpec>& key_table() {
        .doc = "milliseconds without a heartbeat after which a worker is suspected and the others' waits on it "
               "fail naming it",
        .aliases = {"heartbeat_timeout", "failure_timeout"}},
+      {.section = "dist", .name = "stragglers", .field = &member<&C::dist, &X::stragglers>,
+       .choices = {"wait", "skip"},
+       .doc = "ps with ssp: wait holds every worker within dist.staleness of the slowest; skip leaves a worker whose "
+              "compute a step exceeds 2x the median out of that bound (back in under 1.5x), its pushes still "
+              "applied as they come, so the others keep their pace",
+       .aliases = {"straggler", "straggler_policy", "backup_workers"}},
 
       {.section = "checkpoint", .name = "every", .field = &member<&C::checkpoint, &K::every>, .range = at_least(0),
        .doc = "steps between checkpoints; 0: only at the end", .aliases = {"interval", "save_every", "every_steps"}},

@@ -227,6 +227,14 @@ Status heartbeat_timeout_exceeds_interval(const Config& c) {
       c.dist.heartbeat_timeout_ms, c.dist.heartbeat_ms));
 }
 
+Status skipping_stragglers_needs_ssp(const Config& c) {
+  if (c.dist.stragglers == "wait" || (c.dist.strategy == "ps" && c.dist.sync == "ssp")) return Status::ok();
+  return Status::invalid_argument(fmt::format(
+      "dist.stragglers = \"skip\" loosens SSP's staleness bound, so it needs dist.strategy = \"ps\" and dist.sync = "
+      "\"ssp\" (here {} and {}); ASP never waits, and BSP and allreduce need every worker's gradient",
+      format_value(c.dist.strategy), format_value(c.dist.sync)));
+}
+
 constexpr std::array kRules = {
     config_keys::Rule{"train.epochs > 0 or train.iters > 0", &something_to_train},
     config_keys::Rule{"train.batch >= train.workers (the global batch is split across the workers)",
@@ -260,6 +268,7 @@ constexpr std::array kRules = {
                       &elastic_strategies},
     config_keys::Rule{"dist.heartbeat_ms = 0 or dist.heartbeat_timeout_ms > 2 x dist.heartbeat_ms",
                       &heartbeat_timeout_exceeds_interval},
+    config_keys::Rule{"dist.stragglers = skip: dist.strategy = ps and dist.sync = ssp", &skipping_stragglers_needs_ssp},
 };
 
 }  // namespace

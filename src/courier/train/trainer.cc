@@ -93,6 +93,7 @@ ParameterServerOptions ps_options(const Config& config, const std::vector<ParamS
   options.servers = static_cast<int>(config.dist.servers);
   options.sync = parse_sync_mode(config.dist.sync).value_or(SyncMode::kBsp);
   options.staleness = static_cast<int>(config.dist.staleness);
+  options.skip_stragglers = config.dist.stragglers == "skip";
   options.timeout = wait_timeout(config);
   // A silent worker is dropped after the heartbeat timeout (the servers' own watch), else the wait's.
   options.worker_timeout = config.dist.heartbeat_ms > 0
@@ -1004,6 +1005,16 @@ Status run_server(Run& run, Communicator& world) {
     }
     if (run.metrics) {
       run.metrics->write({{"kind", "ps_updates_lost"}, {"node", world.rank()}, {"slice", slice}, {"lost", lost}});
+    }
+  };
+  observer.on_straggler = [&run, &world](int worker, bool straggling, double ratio) {
+    if (run.events.on_note && world.rank() == run.config.train.workers) {  // the first server says it
+      run.events.on_note(fmt::format("worker {} computes {:.2f}x the median step: {} SSP's bound (dist.stragglers = skip)",
+                                     worker, ratio, straggling ? "left out of" : "back in"));
+    }
+    if (run.metrics) {
+      run.metrics->write({{"kind", "ps_straggler"}, {"node", world.rank()}, {"worker", worker},
+                          {"straggling", straggling}, {"ratio", ratio}});
     }
   };
   observer.on_worker_dropped = [&run, &world](int worker, std::int64_t clock) {

@@ -84,7 +84,9 @@ std::optional<DataShare> ParameterServerWorker::data_share() const {
 
 Status ParameterServerWorker::start(Parameters& params, Optimizer&) {
   COURIER_CHECK_EQ(params.numel(), parameters_, "parameter count");
-  return pull(params, 0, PullKind::kStart);
+  Status pulled = pull(params, 0, PullKind::kStart);
+  ready_since_ = std::chrono::steady_clock::now();
+  return pulled;
 }
 
 void ParameterServerWorker::send_pull(int slice, std::int64_t clock, bool whole) {
@@ -102,8 +104,10 @@ void ParameterServerWorker::send_push(int slice, std::int64_t clock, std::span<c
                            : 1.0f;
   const Slice range = server_slice(parameters_, options_.servers, slice);
   const bool encode = !plain && options_.compression.compresses(step_.step);
+  const auto busy = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - ready_since_);
   const RequestHeader header{.kind = RequestKind::kPush, .option = encode ? 1u : 0u, .clock = clock, .lr = step_.lr,
-                             .weight = weight, .slice = static_cast<std::uint32_t>(slice)};
+                             .weight = weight, .slice = static_cast<std::uint32_t>(slice),
+                             .busy_us = static_cast<std::uint32_t>(std::clamp<std::int64_t>(busy.count(), 1, 0xffffffff))};
   const std::span<const float> part =
       grads.subspan(static_cast<std::size_t>(range.offset), static_cast<std::size_t>(range.count));
   std::vector<std::byte> body;
@@ -206,7 +210,9 @@ Status ParameterServerWorker::finish_step(Parameters& params, Optimizer&) {
   const std::span<const float> grads = params.grads().span();
   for (int s = 0; s < options_.servers; ++s) send_push(s, clock_, grads, /*plain=*/false);
   ++clock_;
-  return pull(params, clock_, PullKind::kStep);
+  Status pulled = pull(params, clock_, PullKind::kStep);
+  ready_since_ = std::chrono::steady_clock::now();
+  return pulled;
 }
 
 Status ParameterServerWorker::finish(Parameters& params, Optimizer&) {

@@ -63,6 +63,11 @@ struct ParameterServerOptions {
   // after its slice's update number die_after_updates (from 1), before replicating or answering
   // it, and returns OK. -1: never.
   std::int64_t die_after_updates = -1;
+  // SSP (dist.stragglers = "skip"): a worker whose compute a step (as its pushes report it)
+  // exceeds twice the median is left out of the staleness bound until it is back under 1.5x;
+  // its pushes are still applied as they come, so the others keep their pace and only its own
+  // updates grow staler than the bound.
+  bool skip_stragglers = false;
 };
 
 // The slice of the flat buffer server `index` owns.
@@ -101,6 +106,7 @@ class ParameterServerWorker final : public Strategy {
   std::int64_t parameters_;
   ParameterServerOptions options_;
   std::int64_t clock_ = 0;  // steps pushed so far
+  std::chrono::steady_clock::time_point ready_since_ = std::chrono::steady_clock::now();  // the last pull's end
   std::vector<int> owner_;     // per slice: the server index serving it
   std::vector<bool> dropped_;  // per worker: dropped by some server
   std::vector<std::unique_ptr<Codec>> push_codecs_;  // one a server slice, when compressing
@@ -120,6 +126,8 @@ struct ServerObserver {
   std::function<void(int worker, std::int64_t clock)> on_worker_dropped;
   std::function<void(int slice, std::int64_t replica_updates)> on_takeover;
   std::function<void(int slice, std::int64_t lost_updates)> on_updates_lost;
+  // skip_stragglers: a worker left out of (or back in) SSP's bound, with its compute over the median.
+  std::function<void(int worker, bool straggling, double ratio)> on_straggler;
 };
 Status run_parameter_server(Communicator& world, std::span<const float> initial,
                             const std::function<std::unique_ptr<Optimizer>(std::int64_t offset, std::int64_t count)>&

@@ -12,6 +12,7 @@
 
 #include "courier/comm/codecs/wire.h"
 #include "courier/core/check.h"
+#include "courier/core/logging.h"
 #include "courier/train/strategies/parameter_server.h"
 #include "courier/train/strategies/parameter_server_wire.h"
 
@@ -87,6 +88,7 @@ class Server {
   void answer(Shard& shard, const Pull& pull);
   void answer_waiting(Shard& shard);
   std::int64_t slowest(const Shard& shard) const;
+  void note_busy(int worker, std::uint32_t busy_us);
   bool waits_here(int worker) const;
   Status check_workers();
   Status drop(int worker, const std::string& why);
@@ -102,6 +104,11 @@ class Server {
   std::vector<bool> done_, dropped_;
   std::vector<std::int64_t> dropped_clock_;  // BSP, per worker dropped: the clock open then
   std::vector<Duration> last_heard_;  // per worker: its last request, or the last answer it waited for
+  // skip_stragglers: each worker's compute a step (pushes' busy_us, smoothed) and whether it is
+  // out of SSP's bound.
+  std::vector<double> busy_;
+  std::vector<int> busy_samples_;
+  std::vector<bool> straggling_;
   std::vector<PendingRecv> watches_;  // per worker, on kTagWatch: completes when its endpoint closes
   bool died_ = false;                 // the injected death happened
   std::unique_ptr<Codec> push_codec_;
@@ -113,7 +120,9 @@ Server::Server(Communicator& comm, std::span<const float> initial, const MakeOpt
     : comm_(comm), options_(options), observer_(observer), initial_(initial), make_optimizer_(make_optimizer),
       done_(static_cast<std::size_t>(options.workers), false), dropped_(static_cast<std::size_t>(options.workers), false),
       dropped_clock_(static_cast<std::size_t>(options.workers), 0),
-      last_heard_(static_cast<std::size_t>(options.workers), real_clock().now()) {
+      last_heard_(static_cast<std::size_t>(options.workers), real_clock().now()),
+      busy_(static_cast<std::size_t>(options.workers), 0.0), busy_samples_(static_cast<std::size_t>(options.workers), 0),
+      straggling_(static_cast<std::size_t>(options.workers), false) {
   if (options_.compression.enabled()) push_codec_ = options_.compression.codec_without_feedback(comm.rank());
   shards_.emplace(own(), make_shard(own()));
 }
@@ -148,6 +157,7 @@ std::int64_t Server::slowest(const Shard& shard) const {
   for (int w = 0; w < options_.workers; ++w) {
     const auto i = static_cast<std::size_t>(w);
     if (!active(w) || (shard.adopted && options_.sync != SyncMode::kBsp && !shard.rebased[i])) continue;
+    if (options_.sync == SyncMode::kSsp && straggling_[i]) continue;  // skip_stragglers
     lowest = std::min(lowest, shard.pushed[i]);
   }
   return lowest;
@@ -271,10 +281,39 @@ Status Server::push(Shard& shard, int worker, const RequestHeader& header, std::
     if (slowest(shard) > shard.applied) apply_round(shard);
     return Status::ok();
   }
+  if (options_.skip_stragglers && options_.sync == SyncMode::kSsp) note_busy(worker, header.busy_us);
   shard.optimizer->step(shard.values, grads, header.lr);
   shard.pushed[w] = header.clock + 1;
   after_update(shard);
   return Status::ok();
+}
+
+// Smooths the worker's reported compute and moves it out of SSP's bound when it exceeds twice
+// the (lower) median of the live workers', back in under 1.5x. Three pushes of each first.
+void Server::note_busy(int worker, std::uint32_t busy_us) {
+  const auto w = static_cast<std::size_t>(worker);
+  const double x = static_cast<double>(busy_us);
+  busy_[w] = busy_samples_[w] == 0 ? x : 0.7 * busy_[w] + 0.3 * x;
+  ++busy_samples_[w];
+  std::vector<double> known;
+  for (int v = 0; v < options_.workers; ++v) {
+    const auto i = static_cast<std::size_t>(v);
+    if (active(v) && busy_samples_[i] >= 3) known.push_back(busy_[i]);
+  }
+  if (known.size() < 2 || busy_samples_[w] < 3) return;
+  const auto middle = static_cast<std::ptrdiff_t>((known.size() - 1) / 2);
+  std::nth_element(known.begin(), known.begin() + middle, known.end());
+  const double median = known[static_cast<std::size_t>(middle)];
+  if (median <= 0) return;
+  const double ratio = busy_[w] / median;
+  const bool was = straggling_[w];
+  if (!was && ratio > 2.0) straggling_[w] = true;
+  if (was && ratio < 1.5) straggling_[w] = false;
+  if (straggling_[w] == was) return;
+  spdlog::info("server rank {}: worker {} computes {:.2f}x the median step: {} SSP's bound", comm_.rank(), worker,
+               ratio, straggling_[w] ? "left out of" : "back in");
+  if (observer_.on_straggler) observer_.on_straggler(worker, straggling_[w], ratio);
+  for (auto& [index, shard] : shards_) answer_waiting(shard);  // the bound may have moved
 }
 
 // Values, optimizer state and clocks of `shard`, to the next server (which takes it over if

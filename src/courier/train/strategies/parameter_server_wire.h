@@ -34,7 +34,7 @@ struct RequestHeader {
   float lr = 0.0f;         // push: the learning rate of that step
   float weight = 1.0f;     // push: the factor the server applies to the gradient
   std::uint32_t slice = 0; // push, pull, replica: which server's slice (its index in [0, S))
-  std::uint32_t reserved = 0;
+  std::uint32_t busy_us = 0;  // push: microseconds the worker computed since its last pull returned
 };
 static_assert(sizeof(RequestHeader) == 32);
 
