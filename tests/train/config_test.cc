@@ -120,7 +120,7 @@ TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
 TEST(ConfigTest, EveryKeyIsInTheTableOnce) {
   const std::vector<std::string> names = config_key_names();
   EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size());
-  EXPECT_EQ(names.size(), 68u) << "a key was added or removed: update the tests below and configs/";
+  EXPECT_EQ(names.size(), 69u) << "a key was added or removed: update the tests below and configs/";
   for (const config_keys::KeySpec& spec : config_keys::table()) {
     EXPECT_FALSE(spec.doc.empty()) << config_keys::full_name(spec);
     EXPECT_TRUE(config_keys::is_section(spec.section)) << config_keys::full_name(spec);
@@ -269,6 +269,8 @@ std::vector<OverrideCase> every_key_override() {
       {"dist.algo", "dist.algo=halving-doubling", [](Config& c) { c.dist.algo = "halving-doubling"; }},
       {"dist.codec", "dist.codec=powersgd:4", [](Config& c) { c.dist.codec = "powersgd:4"; }},
       {"dist.codec_warmup", "dist.codec_warmup=100", [](Config& c) { c.dist.codec_warmup = 100; }},
+      {"dist.powersgd_min_elements", "dist.powersgd_min_elements=9000",
+       [](Config& c) { c.dist.powersgd_min_elements = 9000; }},
       {"dist.bucket_mb", "dist.bucket_mb=0.5", [](Config& c) { c.dist.bucket_mb = 0.5; }},
       {"dist.local_steps", "dist.local_steps=500", [](Config& c) { c.dist.local_steps = 500; }},
       {"dist.outer_lr", "dist.outer_lr=0.7", [](Config& c) { c.dist.outer_lr = 0.7; }},
@@ -599,6 +601,8 @@ TEST(ConfigValidateTest, RulesAcrossKeys) {
        [](Config& c) { c.dist.codec = "powersgd:2"; }},
       {"frozen variance without adam", [](Config& c) { c.train.optimizer = "sgd"; c.train.freeze_variance_at = 50; },
        {"train.freeze_variance_at = 50", "adam or adamw"}, [](Config& c) { c.train.optimizer = "adamw"; }},
+      {"min elements without powersgd", [](Config& c) { c.dist.codec = "int8"; c.dist.powersgd_min_elements = 9000; },
+       {"dist.powersgd_min_elements = 9000", "powersgd:R"}, [](Config& c) { c.dist.codec = "powersgd:4"; }},
       {"powersgd on a parameter server", [](Config& c) { c.dist.codec = "powersgd:4"; c.dist.strategy = "ps"; },
        {"dist.codec = \"powersgd:4\"", "dist.strategy = \"ps\"", "int8"}, [](Config& c) { c.dist.codec = "int8"; }},
   };
