@@ -270,6 +270,8 @@ std::vector<OverrideCase> every_key_override() {
       {"dist.algo", "dist.algo=halving-doubling", [](Config& c) { c.dist.algo = "halving-doubling"; }},
       {"dist.codec", "dist.codec=powersgd:4", [](Config& c) { c.dist.codec = "powersgd:4"; }},
       {"dist.codec_warmup", "dist.codec_warmup=100", [](Config& c) { c.dist.codec_warmup = 100; }},
+      {"dist.powersgd_min_elements", "dist.powersgd_min_elements=9000",
+       [](Config& c) { c.dist.powersgd_min_elements = 9000; }},
       {"dist.bucket_mb", "dist.bucket_mb=0.5", [](Config& c) { c.dist.bucket_mb = 0.5; }},
       {"dist.local_steps", "dist.local_steps=500", [](Config& c) { c.dist.local_steps = 500; }},
       {"dist.outer_lr", "dist.outer_lr=0.7", [](Config& c) { c.dist.outer_lr = 0.7; }},
@@ -601,6 +603,8 @@ TEST(ConfigValidateTest, RulesAcrossKeys) {
        [](Config& c) { c.dist.codec = "powersgd:2"; }},
       {"frozen variance without adam", [](Config& c) { c.train.optimizer = "sgd"; c.train.freeze_variance_at = 50; },
        {"train.freeze_variance_at = 50", "adam or adamw"}, [](Config& c) { c.train.optimizer = "adamw"; }},
+      {"min elements without powersgd", [](Config& c) { c.dist.codec = "int8"; c.dist.powersgd_min_elements = 9000; },
+       {"dist.powersgd_min_elements = 9000", "powersgd:R"}, [](Config& c) { c.dist.codec = "powersgd:4"; }},
       {"powersgd on a parameter server", [](Config& c) { c.dist.codec = "powersgd:4"; c.dist.strategy = "ps"; },
        {"dist.codec = \"powersgd:4\"", "dist.strategy = \"ps\"", "int8"}, [](Config& c) { c.dist.codec = "int8"; }},
   };

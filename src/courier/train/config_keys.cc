@@ -177,6 +177,12 @@ const std::vector<KeySpec>& key_table() {
               "start_powerSGD_iter, DGC's warm-up): the first steps' large, fast-changing gradients are the ones "
               "compression hurts most",
        .aliases = {"start_powersgd_iter", "compression_warmup", "warmup_steps"}},
+      {.section = "dist", .name = "powersgd_min_elements", .field = &member<&C::dist, &X::powersgd_min_elements>,
+       .range = at_least(0),
+       .doc = "powersgd: matrices of fewer elements are summed uncompressed, as biases are (the GPT baby config's "
+              "token and position embeddings have 8064 and 8192; its smallest block matrix 16384); 0: every matrix "
+              "its factors make smaller",
+       .aliases = {"powersgd_min_size", "min_compression_size"}},
       {.section = "dist", .name = "bucket_mb", .field = &member<&C::dist, &X::bucket_mb>, .range = above(0),
        .doc = "allreduce: gradient bucket size in MiB (fusion of small tensors)",
        .aliases = {"bucket_size", "bucket_cap_mb", "bucket"}},

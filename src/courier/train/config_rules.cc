@@ -148,6 +148,14 @@ Status freeze_needs_adam(const Config& c) {
       c.train.freeze_variance_at));
 }
 
+Status min_elements_needs_powersgd(const Config& c) {
+  if (c.dist.powersgd_min_elements == 0 || is_powersgd_spec(c.dist.codec)) return Status::ok();
+  return Status::invalid_argument(fmt::format(
+      "dist.powersgd_min_elements = {} chooses the matrices PowerSGD compresses, but dist.codec = {}; use "
+      "dist.codec = \"powersgd:R\", or set dist.powersgd_min_elements = 0",
+      c.dist.powersgd_min_elements, format_value(c.dist.codec)));
+}
+
 // Checked whatever dist.transport is, so a typo is caught before a run switches to sim.
 Status sim_network_parses(const Config& c) {
   if (Result<sim::LinkSpec> link = sim::parse_link(c.dist.sim_link); !link.is_ok()) {
@@ -257,6 +265,7 @@ constexpr std::array kRules = {
                       &codec_is_known},
     config_keys::Rule{"dist.codec = powersgd:R: dist.strategy = allreduce or local-sgd", &powersgd_needs_allreduce},
     config_keys::Rule{"train.freeze_variance_at > 0: train.optimizer = adam or adamw", &freeze_needs_adam},
+    config_keys::Rule{"dist.powersgd_min_elements > 0: dist.codec = powersgd:R", &min_elements_needs_powersgd},
     config_keys::Rule{"dist.sim_link is a link (\"25Gbps,5us\"), dist.sim_cluster a fabric (switch, "
                       "fattree:K[:O], ring) and dist.sim_faults a fault plan",
                       &sim_network_parses},

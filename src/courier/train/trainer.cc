@@ -78,6 +78,7 @@ CompressionOptions compression_options(const Config& config, const std::vector<P
   options.spec = config.dist.codec;
   options.seed = config.train.seed;
   options.warmup = config.dist.codec_warmup;
+  options.powersgd_min_elements = config.dist.powersgd_min_elements;
   for (const ParamSpec& spec : specs) {
     if (spec.shape.rank() < 2) continue;
     const auto rows = static_cast<std::size_t>(spec.shape[0]);

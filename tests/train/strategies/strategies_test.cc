@@ -406,6 +406,32 @@ TEST(Compression, LosslessTopKReproducesEveryStrategy) {
 
 // During dist.codec_warmup every strategy exchanges exactly what it would uncompressed; then
 // the codec takes over (from public copies and held copies the warm-up kept current).
+// dist.powersgd_min_elements: a matrix below it is summed as it is, exactly; one above it goes
+// through rank 1, which cannot hold the sum of two ranks' unrelated matrices.
+TEST(Compression, PowerSgdSumsMatricesBelowTheMinimumExactly) {
+  constexpr std::size_t kSmall = 8 * 8, kLarge = 16 * 16;
+  CompressionOptions options = compression("powersgd:1");
+  options.matrices = {MatrixRange{0, 8, 8}, MatrixRange{kSmall, 16, 16}};
+  options.powersgd_min_elements = 100;
+  auto value = [](int rank, std::size_t i) {
+    return std::sin(0.7f * static_cast<float>(i) * static_cast<float>(rank + 1));
+  };
+  spawn_communicators(2, [&](Communicator& comm) {
+    std::unique_ptr<GradientCompressor> compressor = options.make(0, kSmall + kLarge, comm.rank());
+    std::vector<float> data(kSmall + kLarge);
+    for (std::size_t i = 0; i < data.size(); ++i) data[i] = value(comm.rank(), i);
+    CodecTraffic traffic;
+    ASSERT_TRUE(compressor->allreduce(comm, data, {}, traffic).is_ok());
+    double worst[2] = {0, 0};  // the small matrix's largest error, the large one's
+    for (std::size_t i = 0; i < data.size(); ++i) {
+      double& w = worst[i < kSmall ? 0 : 1];
+      w = std::max(w, std::fabs(double{data[i]} - (value(0, i) + value(1, i))));
+    }
+    EXPECT_LT(worst[0], 1e-6);
+    EXPECT_GT(worst[1], 0.1);
+  });
+}
+
 TEST(Compression, WarmupStepsAreExactlyUncompressed) {
   constexpr int kWorkers = 3, kSteps = 6;
   using Make = std::function<Finals(const std::string&, std::int64_t)>;

@@ -11,6 +11,7 @@ std::unique_ptr<GradientCompressor> CompressionOptions::make(std::int64_t offset
   const auto begin = static_cast<std::size_t>(offset);
   const auto end = static_cast<std::size_t>(offset + count);
   for (const MatrixRange& m : matrices) {
+    if (static_cast<std::int64_t>(m.rows * m.cols) < powersgd_min_elements) continue;
     if (m.offset >= begin && m.offset + m.rows * m.cols <= end) {
       inside.push_back({m.offset - begin, m.rows, m.cols});
     }

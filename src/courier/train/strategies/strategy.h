@@ -45,12 +45,15 @@ struct CompressionOptions {
   std::vector<MatrixRange> matrices;  // the model's 2-D parameters in the flat buffer (for PowerSGD)
   std::uint64_t seed = 0;             // the same on every worker
   std::int64_t warmup = 0;            // steps exchanged uncompressed first (dist.codec_warmup)
+  // PowerSGD: matrices of fewer elements are summed as they are (dist.powersgd_min_elements).
+  std::int64_t powersgd_min_elements = 0;
 
   bool enabled() const { return spec != "identity"; }
   // Whether step `step` (from 0) is compressed.
   bool compresses(std::int64_t step) const { return enabled() && step >= warmup; }
   // A compressor for the stream of vectors [offset, offset + count) of the flat buffer (the
-  // matrices inside it, relative to offset). REQUIRES: the spec passed check_compression_spec.
+  // matrices inside it, relative to offset, those below powersgd_min_elements left out).
+  // REQUIRES: the spec passed check_compression_spec.
   std::unique_ptr<GradientCompressor> make(std::int64_t offset, std::int64_t count, int rank) const;
   // The codec itself, for point-to-point exchanges that keep public copies (gossip, a
   // parameter server's pulls): those copies already carry what a round drops, so a "+ef"
