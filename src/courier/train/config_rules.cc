@@ -284,17 +284,10 @@ constexpr std::array kRules = {
 
 Result<std::vector<sim::Fault>> parse_sim_faults(std::string_view plan) {
   std::vector<sim::Fault> faults;
-  std::size_t at = 0;
-  while (at < plan.size()) {
-    if (plan[at] == ' ' || plan[at] == ',' || plan[at] == ';') {
-      ++at;
-      continue;
-    }
-    const std::size_t end = std::min(plan.find_first_of(" ,;", at), plan.size());
-    Result<sim::Fault> fault = sim::parse_fault(plan.substr(at, end - at));
+  for (std::string_view item : plan_items(plan)) {
+    Result<sim::Fault> fault = sim::parse_fault(item);
     if (!fault.is_ok()) return fault.status();
     faults.push_back(*fault);
-    at = end;
   }
   return faults;
 }

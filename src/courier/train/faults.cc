@@ -109,18 +109,22 @@ double TrainFaults::slowdown_of(int node) const {
   return 1.0;
 }
 
+std::vector<std::string_view> plan_items(std::string_view plan) {
+  std::vector<std::string_view> items;
+  std::size_t at = 0;
+  while (at < plan.size()) {
+    const std::size_t end = std::min(plan.find_first_of(" ,;", at), plan.size());
+    if (end > at) items.push_back(plan.substr(at, end - at));
+    at = end + 1;
+  }
+  return items;
+}
+
 Result<TrainFaults> parse_train_faults(std::string_view plan) {
   TrainFaults faults;
   faults.network.seed = 1;
-  std::size_t at = 0;
-  while (at < plan.size()) {
-    if (plan[at] == ' ' || plan[at] == ',' || plan[at] == ';') {
-      ++at;
-      continue;
-    }
-    const std::size_t end = std::min(plan.find_first_of(" ,;", at), plan.size());
-    if (Status s = parse_item(plan.substr(at, end - at), faults); !s.is_ok()) return s;
-    at = end;
+  for (std::string_view item : plan_items(plan)) {
+    if (Status s = parse_item(item, faults); !s.is_ok()) return s;
   }
   return faults;
 }

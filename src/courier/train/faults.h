@@ -45,6 +45,9 @@ struct TrainFaults {
   double slowdown_of(int node) const;  // 1 when not slow
 };
 
+// The items of a plan (dist.faults, dist.sim_faults): the words between spaces, commas and semicolons.
+std::vector<std::string_view> plan_items(std::string_view plan);
+
 // The plan in the syntax above, items separated by spaces, commas or semicolons. INVALID_ARGUMENT
 // names the item and shows the syntax.
 Result<TrainFaults> parse_train_faults(std::string_view plan);
