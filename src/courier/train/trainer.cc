@@ -226,7 +226,8 @@ class Worker {
   Status prepare();
   Status train_from(std::int64_t first_step);
   Status step(std::int64_t step);
-  Result<double> reported_loss(double local_loss, std::int64_t local_examples, std::int64_t global_examples);
+  Result<double> reported_loss(std::int64_t step, double local_loss, std::int64_t local_examples,
+                               std::int64_t global_examples);
   Status check_finite(std::int64_t step);
   void after_step(std::int64_t step, double loss, float lr);
   Status maybe_evaluate_and_checkpoint(std::int64_t step);
@@ -499,7 +500,7 @@ Status Worker::step(std::int64_t step) {
   if (Status s = strategy_->finish_step(params, *optimizer_); !s.is_ok()) return s;
   if (pipeline_) local_loss = pipeline_->replica_loss();  // known on every stage after the step
   if (Status s = check_finite(step); !s.is_ok()) return s;
-  Result<double> loss = reported_loss(local_loss, local, global);
+  Result<double> loss = reported_loss(step, local_loss, local, global);
   if (!loss.is_ok()) return loss.status();
   const double seconds = seconds_since(started);
   step_seconds_.push_back(seconds);
@@ -529,11 +530,13 @@ Status Worker::check_finite(std::int64_t step) {
 }
 
 // The step's loss over the global batch (synchronous strategies) or this worker's own.
-Result<double> Worker::reported_loss(double local_loss, std::int64_t local_examples, std::int64_t global_examples) {
+Result<double> Worker::reported_loss(std::int64_t step, double local_loss, std::int64_t local_examples,
+                                     std::int64_t global_examples) {
   if (!is_synchronous(config_) || workers_->world_size() == 1 || !group_intact()) return local_loss;
   double weighted = local_loss * static_cast<double>(local_examples) / static_cast<double>(global_examples);
   CollectiveOptions options = collective_options(config_);
   options.algorithm = AllreduceAlgorithm::kHalvingDoubling;
+  options.step = static_cast<std::uint64_t>(step);
   if (Status s = allreduce(*workers_, std::span<double>(&weighted, 1), ReduceOp::kSum, options); !s.is_ok()) return s;
   return weighted;
 }
