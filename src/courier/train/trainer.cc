@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <cstdio>
@@ -427,7 +428,8 @@ Status Worker::train_from(std::int64_t first_step) {
   heartbeats_.reset();  // the workers' last exchange is over; they may now leave in any order
   if (!reporting()) return Status::ok();
   if (sim_before_steps) run_.result.simulated_steps = simulated_since(sim->report(), *sim_before_steps);
-  run_.result.final_workers = workers_->world_size();
+  const std::optional<DataShare> share = strategy_->data_share();  // a parameter server's live workers
+  run_.result.final_workers = share ? share->count : workers_->world_size();
   if (pipeline_) report_pipeline_stages();
   evaluate_now(run_.total_steps, /*final=*/true);
   if (Status s = save_checkpoint(run_.total_steps); !s.is_ok()) return s;
