@@ -205,7 +205,11 @@ TEST(Elastic, WithoutRecoveryAHungWorkerIsNamedWithinTheHeartbeatTimeout) {
   config.dist.timeout_s = 600;  // the heartbeats, not the wait's deadline, find it
   Result<TrainResult> r = train(config);
   ASSERT_FALSE(r.is_ok());
-  EXPECT_THAT(r.status().message(), HasSubstr("rank 1 sent no heartbeat for"));
+  // The first survivor to suspect it says so; once that one has failed, the hung node closes
+  // (the run is over for it), so another survivor may name it as gone instead.
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable) << r.status().to_string();
+  EXPECT_THAT(r.status().message(), ::testing::AnyOf(HasSubstr("rank 1 sent no heartbeat for"),
+                                                     HasSubstr("rank 1 is gone")));
 }
 
 TEST(Elastic, WithoutHeartbeatsTheConfiguredTimeoutNamesTheSilentRank) {
