@@ -78,6 +78,15 @@ void send_note(Transport& transport, int to, std::uint64_t tag, std::uint64_t ge
   static_cast<void>(transport.send(to, header, Payload::owned(std::move(payload))));
 }
 
+// One message on `tag` from `source`; on DEADLINE_EXCEEDED the receive is cancelled, so no
+// later message is matched to it and lost.
+Result<Message> receive_once(Transport& transport, int source, std::uint64_t tag, const Deadline& deadline) {
+  RecvHandle handle = transport.recv(source, tag);
+  Result<Message> message = handle.wait(deadline);
+  if (!message.is_ok() && message.status().code() == StatusCode::kDeadlineExceeded) handle.cancel();
+  return message;
+}
+
 // One agreement's view of each peer's messages: those read ahead of time (a later round or
 // generation) wait here until asked for.
 class Inbox {
@@ -96,12 +105,8 @@ class Inbox {
           return note;
         }
       }
-      RecvHandle handle = transport_.recv(peer, kAgreeTag);
-      Result<Message> message = handle.wait(deadline);
-      if (!message.is_ok()) {
-        if (message.status().code() == StatusCode::kDeadlineExceeded) handle.cancel();
-        return message.status();
-      }
+      Result<Message> message = receive_once(transport_, peer, kAgreeTag, deadline);
+      if (!message.is_ok()) return message.status();
       std::optional<Note> note = decode(*message, transport_.world_size());
       if (!note || note->generation < generation) continue;  // damaged or stale
       newest_ = std::max(newest_, note->generation);
@@ -202,12 +207,8 @@ void invite(Transport& transport, int node, std::uint64_t generation, const std:
 
 Result<Invitation> await_invitation(Transport& transport, const Deadline& deadline) {
   for (;;) {
-    RecvHandle handle = transport.recv(kAnySource, kInviteTag);
-    Result<Message> message = handle.wait(deadline);
-    if (!message.is_ok()) {
-      if (message.status().code() == StatusCode::kDeadlineExceeded) handle.cancel();
-      return message.status();
-    }
+    Result<Message> message = receive_once(transport, kAnySource, kInviteTag, deadline);
+    if (!message.is_ok()) return message.status();
     std::optional<Note> note = decode(*message, transport.world_size());
     if (!note) continue;
     return Invitation{note->generation, std::move(note->ranks)};
