@@ -107,8 +107,8 @@ TEST(StatusTest, Equality) {
 }
 
 TEST(StatusTest, OkWithAMessageIsABug) {
-  EXPECT_THROW(Status(StatusCode::kOk, "fine"), CheckError);
-  EXPECT_NO_THROW(Status(StatusCode::kOk, ""));
+  EXPECT_THROW((void)Status(StatusCode::kOk, "fine"), CheckError);
+  EXPECT_NO_THROW((void)Status(StatusCode::kOk, ""));
 }
 
 TEST(ResultTest, HoldsAValue) {
@@ -163,8 +163,8 @@ TEST(ResultTest, MovesOutMoveOnlyValues) {
 }
 
 TEST(ResultTest, AnOkStatusWithoutAValueIsABug) {
-  EXPECT_THROW(Result<int>(Status::ok()), CheckError);
-  EXPECT_THROW(Result<int>{Status{}}, CheckError);
+  EXPECT_THROW((void)Result<int>(Status::ok()), CheckError);
+  EXPECT_THROW((void)Result<int>{Status{}}, CheckError);
 }
 
 Result<int> parse_positive(int x) {

@@ -46,9 +46,9 @@ std::string multi_index(const Shape& shape, std::int64_t flat) {
              e, a - e);
 }
 
-void expect_tensor_near(const Tensor& actual, const Tensor& expected, Tolerance tolerance, std::source_location where) {
+void expect_tensor_near(const Tensor& actual, const Tensor& expected, Tolerance tolerance, const char* file, int line) {
   ::testing::AssertionResult result = tensors_near(actual, expected, tolerance);
-  if (!result) ADD_FAILURE_AT(where.file_name(), static_cast<int>(where.line())) << result.message();
+  if (!result) ADD_FAILURE_AT(file, line) << result.message();
 }
 
 }  // namespace courier::testing
