@@ -50,7 +50,9 @@ int run_seed(const SeedFlags& flags) {
   Status status = run_nodes(launch, [&](Communicator& comm) -> Status {
     Status node = run_seed_demo_node(comm, flags.demo, print_step, comm.rank() == 2 ? &result : nullptr);
     if (!node.is_ok() || flags.trace_path.empty()) return node;
-    holds_trace = launch.transport == TransportKind::kInproc || comm.rank() == 0;
+    // Rank 0 alone sets it: under inproc the nodes are threads of this process, and it holds
+    // the one shared trace as well as any; elsewhere the ranks' traces gather at rank 0.
+    if (comm.rank() == 0) holds_trace = true;
     if (launch.transport == TransportKind::kInproc) return node;
     return gather_trace(comm, trace, 0, Deadline::after(real_clock(), std::chrono::seconds(60)));
   });
