@@ -24,12 +24,17 @@ endfunction()
 
 # courier_add_test(NAME SOURCES ... LINK ... LABELS ...)
 # One GoogleTest binary per module; each TEST becomes a CTest entry with the given labels.
+# A unity build in every preset: test files are small and all parse GoogleTest, gmock and fmt,
+# so batches of 8 compile in half the CPU time (CI builds the tests three times). Helpers in a
+# test file's anonymous namespace therefore need names of their own within the binary. The
+# modules stay one file a translation unit: their files keep same-named file-local helpers.
 function(courier_add_test name)
   cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LINK;LABELS" ${ARGN})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 300)
   endif()
   add_executable(${name} ${ARG_SOURCES})
+  set_target_properties(${name} PROPERTIES UNITY_BUILD ON)
   target_link_libraries(${name} PRIVATE ${ARG_LINK} courier_testutil GTest::gtest GTest::gmock GTest::gtest_main courier_flags)
   gtest_discover_tests(${name}
     PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}

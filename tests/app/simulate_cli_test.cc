@@ -14,7 +14,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-ProcessResult courier(std::vector<std::string> args) {
+ProcessResult simulate_cli(std::vector<std::string> args) {
   args.insert(args.begin(), courier_binary());
   return run_process(args);
 }
@@ -22,7 +22,7 @@ ProcessResult courier(std::vector<std::string> args) {
 TEST(SimulateCli, OneCollectiveMatchesItsClosedFormAndIsDeterministic) {
   const std::vector<std::string> args = {"simulate", "--workers", "16,64", "--algo", "ring", "--bytes", "10M",
                                          "--link", "25Gbps,5us,loss=0.001", "--seed", "3"};
-  ProcessResult a = courier(args), b = courier(args);
+  ProcessResult a = simulate_cli(args), b = simulate_cli(args);
   ASSERT_EQ(a.exit_code, 0) << a.err;
   // Rows: nodes, link, time, closed form, ratio. Loss adds re-sends, so only near 1.
   const std::regex row(R"(\n\s+(16|64)\s+25Gbps,5\.000 us\s+\S+ \S+\s+\S+ \S+\s+(\d\.\d+))");
@@ -41,7 +41,7 @@ TEST(SimulateCli, OneCollectiveMatchesItsClosedFormAndIsDeterministic) {
 }
 
 TEST(SimulateCli, ACrashIsReportedWithTheNodesWaitingForIt) {
-  ProcessResult r = courier({"simulate", "--workers", "4", "--bytes", "1M", "--fault", "crash:1@1us"});
+  ProcessResult r = simulate_cli({"simulate", "--workers", "4", "--bytes", "1M", "--fault", "crash:1@1us"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("node 1 crashed at 1.000 us"));
   EXPECT_THAT(r.err, HasSubstr("node 2 waits for a message from node 1, which crashed"));
@@ -63,14 +63,14 @@ TEST(SimulateCli, BadInputIsNamedWithTheSyntax) {
       {{"simulate", COURIER_SOURCE_DIR "/configs/fashion-mlp.toml", "--servers", "many"}, "1/K (one shard per K"},
   };
   for (const Case& c : cases) {
-    ProcessResult r = courier(c.args);
+    ProcessResult r = simulate_cli(c.args);
     EXPECT_EQ(r.exit_code, 2) << c.says << ": " << r.err;
     EXPECT_THAT(r.err, HasSubstr(c.says));
   }
 }
 
 TEST(SimulateCli, AConfigIsSimulatedWithAGivenComputeTime) {
-  ProcessResult r = courier({"simulate", COURIER_SOURCE_DIR "/configs/fashion-mlp.toml", "--workers", "1,4",
+  ProcessResult r = simulate_cli({"simulate", COURIER_SOURCE_DIR "/configs/fashion-mlp.toml", "--workers", "1,4",
                              "--compute", "2ms", "--steps", "5", "--link", "10Gbps,5us"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("computes 2.00 ms a step (given)"));
@@ -81,11 +81,11 @@ TEST(SimulateCli, AConfigIsSimulatedWithAGivenComputeTime) {
       << r.out;
 
   // The cost model: 6 FLOPs a parameter a sample, 235,146 parameters, 32 samples a worker.
-  ProcessResult cost = courier({"simulate", COURIER_SOURCE_DIR "/configs/fashion-mlp.toml", "--workers", "1",
+  ProcessResult cost = simulate_cli({"simulate", COURIER_SOURCE_DIR "/configs/fashion-mlp.toml", "--workers", "1",
                                 "--compute", "1GFLOPS", "--steps", "1"});
   ASSERT_EQ(cost.exit_code, 0) << cost.err;
   EXPECT_THAT(cost.out, HasSubstr("computes 45.15 ms a step (cost model: 0.0451 GFLOP at 1 GFLOPS)"));
-  ProcessResult bad = courier({"simulate", COURIER_SOURCE_DIR "/configs/fashion-mlp.toml", "--compute", "fast"});
+  ProcessResult bad = simulate_cli({"simulate", COURIER_SOURCE_DIR "/configs/fashion-mlp.toml", "--compute", "fast"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_THAT(bad.err, HasSubstr("neither a duration (95ms) nor a node speed (50GFLOPS)"));
 }
@@ -117,7 +117,7 @@ TEST(SimulateCli, ARecordedRunIsReplayedAtItsSizeAndSimulatedAtAnother) {
       std::chrono::seconds(240));
   ASSERT_EQ(t.exit_code, 0) << t.err;
 
-  ProcessResult same = courier({"simulate", "--replay", trace, "--link", "10Gbps,5us"});
+  ProcessResult same = simulate_cli({"simulate", "--replay", trace, "--link", "10Gbps,5us"});
   ASSERT_EQ(same.exit_code, 0) << same.err;
   EXPECT_THAT(same.out, HasSubstr("2 nodes (2 workers)"));
   EXPECT_THAT(same.out, HasSubstr("allreduce (auto), codec identity, recorded on inproc"));
@@ -129,7 +129,7 @@ TEST(SimulateCli, ARecordedRunIsReplayedAtItsSizeAndSimulatedAtAnother) {
   EXPECT_GT(std::stod(m[1]), 0.0);
   EXPECT_TRUE(std::regex_search(same.out, std::regex(R"(\n\s+2\s+10Gbps,5\.000 us\s)"))) << same.out;
 
-  ProcessResult bigger = courier({"simulate", "--replay", trace, "--workers", "8", "--link", "10Gbps,5us",
+  ProcessResult bigger = simulate_cli({"simulate", "--replay", trace, "--workers", "8", "--link", "10Gbps,5us",
                                   "--steps", "5"});
   ASSERT_EQ(bigger.exit_code, 0) << bigger.err;
   EXPECT_THAT(bigger.out, HasSubstr("ms a step (recorded)"));
@@ -159,13 +159,13 @@ std::string fmt_trace(const std::string& strategy, int step) {
 TEST(SimulateCli, AMalformedMissingPipelineOrStepLessTraceIsNamed) {
   const std::string bad = scratch_file("bad.trace.json");
   std::ofstream(bad) << R"({"traceEvents": [{"ph": "X", "cat": "message")";
-  ProcessResult r = courier({"simulate", "--replay", bad});
+  ProcessResult r = simulate_cli({"simulate", "--replay", bad});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr(bad));
   EXPECT_THAT(r.err, HasSubstr("is not JSON"));
   std::filesystem::remove(bad);
 
-  ProcessResult missing = courier({"simulate", "--replay", scratch_file("absent.json")});
+  ProcessResult missing = simulate_cli({"simulate", "--replay", scratch_file("absent.json")});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_THAT(missing.err, HasSubstr("cannot open trace file"));
 
@@ -175,10 +175,10 @@ TEST(SimulateCli, AMalformedMissingPipelineOrStepLessTraceIsNamed) {
     std::ofstream(path) << fmt_trace(strategy, step);
     return path;
   };
-  ProcessResult pipeline = courier({"simulate", "--replay", trace_of("pipeline", 3)});
+  ProcessResult pipeline = simulate_cli({"simulate", "--replay", trace_of("pipeline", 3)});
   EXPECT_EQ(pipeline.exit_code, 2);
   EXPECT_THAT(pipeline.err, HasSubstr("records a pipeline run"));
-  ProcessResult no_steps = courier({"simulate", "--replay", trace_of("allreduce", 0)});
+  ProcessResult no_steps = simulate_cli({"simulate", "--replay", trace_of("allreduce", 0)});
   EXPECT_EQ(no_steps.exit_code, 2);
   EXPECT_THAT(no_steps.err, HasSubstr("holds no training step"));
 }

@@ -39,7 +39,7 @@ SimReport run_sim(const SimTransportOptions& options, const std::function<void(C
   return static_cast<SimTransport&>(*world->front()).report();
 }
 
-CollectiveOptions small_segments() {
+CollectiveOptions sim_small_segments() {
   CollectiveOptions options;
   options.segment_bytes = 4096;
   return options;
@@ -66,7 +66,7 @@ TEST_P(SimCollectives, BroadcastAndAllgatherMatchTheClosedForm) {
       for (std::size_t i = 0; i < data.size(); ++i) {
         data[i] = static_cast<std::uint8_t>(comm.rank() == root ? (i * 7 + 3) % 251 : 0xEE);
       }
-      ASSERT_TRUE(broadcast(comm, std::as_writable_bytes(std::span(data)), root, small_segments()).is_ok());
+      ASSERT_TRUE(broadcast(comm, std::as_writable_bytes(std::span(data)), root, sim_small_segments()).is_ok());
       for (std::size_t i = 0; i < data.size(); ++i) ASSERT_EQ(data[i], (i * 7 + 3) % 251) << "root " << root << " byte " << i;
     }
     const std::size_t each = 5000;
@@ -74,7 +74,7 @@ TEST_P(SimCollectives, BroadcastAndAllgatherMatchTheClosedForm) {
     for (std::size_t i = 0; i < each; ++i) mine[i] = static_cast<std::int32_t>(comm.rank() * 100000 + i);
     std::vector<std::int32_t> all(each * static_cast<std::size_t>(n), -1);
     ASSERT_TRUE(
-        allgather(comm, std::as_bytes(std::span(mine)), std::as_writable_bytes(std::span(all)), small_segments()).is_ok());
+        allgather(comm, std::as_bytes(std::span(mine)), std::as_writable_bytes(std::span(all)), sim_small_segments()).is_ok());
     for (int r = 0; r < n; ++r) {
       for (std::size_t i = 0; i < each; ++i) {
         ASSERT_EQ(all[static_cast<std::size_t>(r) * each + i], r * 100000 + static_cast<std::int32_t>(i));
@@ -122,7 +122,7 @@ TEST(SimTransport, SameSeedSameVirtualTimesAndDeliveries) {
   const auto workload = [](Communicator& comm) {
     for (AllreduceAlgorithm algorithm : {AllreduceAlgorithm::kRing, AllreduceAlgorithm::kTree}) {
       std::vector<float> data = make_input<float>(comm.rank(), 3001);
-      CollectiveOptions collective = small_segments();
+      CollectiveOptions collective = sim_small_segments();
       collective.algorithm = algorithm;
       ASSERT_TRUE(allreduce(comm, std::span<float>(data), ReduceOp::kSum, collective).is_ok());
     }

@@ -22,7 +22,7 @@ using testing::expect_tensor_near;
 
 
 // 1s, odd sizes, rank 3, and 257 * 131 = 33667 elements for the OpenMP path.
-const std::vector<Shape> kShapes = {{1}, {5}, {1, 1}, {3, 7}, {2, 3, 5}, {64, 1}, {257, 131}};
+const std::vector<Shape> kBiasShapes = {{1}, {5}, {1, 1}, {3, 7}, {2, 3, 5}, {64, 1}, {257, 131}};
 
 TEST(BiasAdd, HandComputed) {
   const Tensor x = Tensor::from({2, 3}, {1, 2, 3, 4, 5, 6});
@@ -38,7 +38,7 @@ TEST(BiasAdd, HandComputed) {
 
 TEST(BiasAdd, ForwardMatchesReference) {
   Rng rng(11);
-  for (const Shape& shape : kShapes) {
+  for (const Shape& shape : kBiasShapes) {
     SCOPED_TRACE(shape.to_string());
     const Tensor x = random_tensor(shape, rng);
     const Tensor bias = random_tensor({shape[-1]}, rng);
@@ -63,7 +63,7 @@ TEST(BiasAdd, ForwardInPlace) {
 
 TEST(BiasAdd, BackwardMatchesReferenceAndAccumulates) {
   Rng rng(13);
-  for (const Shape& shape : kShapes) {
+  for (const Shape& shape : kBiasShapes) {
     SCOPED_TRACE(shape.to_string());
     const Tensor dout = random_tensor(shape, rng);
     Tensor dbias = random_tensor({shape[-1]}, rng);

@@ -20,7 +20,7 @@ using testing::random_tensor;
 using testing::expect_tensor_near;
 
 
-const std::vector<Shape> kShapes = {{1}, {7}, {3, 5}, {2, 3, 5}, {257, 129}};
+const std::vector<Shape> kElementwiseShapes = {{1}, {7}, {3, 5}, {2, 3, 5}, {257, 129}};
 
 TEST(Elementwise, HandComputed) {
   const Tensor a = Tensor::from({2, 2}, {1, 2, 3, 4});
@@ -39,7 +39,7 @@ TEST(Elementwise, HandComputed) {
 
 TEST(Elementwise, MatchesLoopsOverShapes) {
   Rng rng(50);
-  for (const Shape& shape : kShapes) {
+  for (const Shape& shape : kElementwiseShapes) {
     SCOPED_TRACE(shape.to_string());
     const Tensor a = random_tensor(shape, rng);
     const Tensor b = random_tensor(shape, rng);

@@ -28,16 +28,16 @@ using testing::expect_check_error_naming;
 using testing::expect_tensor_near;
 using testing::random_tensor;
 
-struct Case {
+struct PoolCase {
   std::int64_t batch, channels, height, width, kernel, stride;
 };
 
-std::string describe(const Case& c) {
+std::string describe_pool(const PoolCase& c) {
   return fmt::format("x ({}, {}, {}, {}), kernel {}, stride {}", c.batch, c.channels, c.height, c.width, c.kernel,
                      c.stride);
 }
 
-const std::vector<Case> kCases = {
+const std::vector<PoolCase> kPoolCases = {
     {1, 1, 4, 4, 2, 2},       // tiling
     {3, 3, 7, 5, 2, 2},       // odd sizes: the last row and column are dropped
     {1, 3, 9, 9, 3, 2},       // overlapping windows
@@ -48,7 +48,7 @@ const std::vector<Case> kCases = {
     {2, 1, 13, 11, 3, 3},     // tiling with a border dropped
 };
 
-Shape x_shape(const Case& c) { return {c.batch, c.channels, c.height, c.width}; }
+Shape x_shape(const PoolCase& c) { return {c.batch, c.channels, c.height, c.width}; }
 
 TEST(MaxPool2dKernel, OutputShape) {
   EXPECT_EQ(maxpool2d_output_shape({2, 3, 26, 26}, 2, 2), Shape({2, 3, 13, 13}));
@@ -105,8 +105,8 @@ TEST(MaxPool2dKernel, OverlappingWindowsAccumulateGradients) {
 
 TEST(MaxPool2dKernel, MatchesReference) {
   Rng rng(404);
-  for (const Case& c : kCases) {
-    SCOPED_TRACE(describe(c));
+  for (const PoolCase& c : kPoolCases) {
+    SCOPED_TRACE(describe_pool(c));
     const Tensor x = random_tensor(x_shape(c), rng);
     const Shape out_shape = maxpool2d_output_shape(x.shape(), c.kernel, c.stride);
     Tensor out = Tensor::full(out_shape, 1e6f);
@@ -129,7 +129,7 @@ TEST(MaxPool2dKernel, MatchesReference) {
 
 TEST(MaxPool2dKernel, SweepIncludesTheParallelPath) {
   bool above = false;
-  for (const Case& c : kCases) above = above || x_shape(c).numel() >= kParallelMinElements;
+  for (const PoolCase& c : kPoolCases) above = above || x_shape(c).numel() >= kParallelMinElements;
   EXPECT_TRUE(above);
 }
 
@@ -137,8 +137,8 @@ TEST(MaxPool2dKernel, SweepIncludesTheParallelPath) {
 // inputs keep windows away from ties, where the max has a kink.
 TEST(MaxPool2dKernel, InputGradientMatchesFiniteDifferences) {
   Rng rng(9);
-  for (const Case& c : {Case{2, 3, 7, 6, 2, 2}, Case{1, 2, 7, 7, 3, 2}, Case{2, 1, 5, 6, 2, 1}}) {
-    SCOPED_TRACE(describe(c));
+  for (const PoolCase& c : {PoolCase{2, 3, 7, 6, 2, 2}, PoolCase{1, 2, 7, 7, 3, 2}, PoolCase{2, 1, 5, 6, 2, 1}}) {
+    SCOPED_TRACE(describe_pool(c));
     Tensor x = random_tensor(x_shape(c), rng);
     const Shape out_shape = maxpool2d_output_shape(x.shape(), c.kernel, c.stride);
     const Tensor r = random_tensor(out_shape, rng);

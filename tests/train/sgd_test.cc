@@ -15,25 +15,25 @@ namespace {
 
 using Values = std::vector<float>;
 
-constexpr float kLr = 0.1f;
-constexpr double kTolerance = 1e-6;
+constexpr float kSgdLr = 0.1f;
+constexpr double kSgdTolerance = 1e-6;
 
 // The gradients of steps 1, 2 and 3 for the parameters {1, -2, 0.5}.
-const std::array<Values, 3> kGrads = {Values{0.5f, -1.0f, 2.0f}, Values{0.25f, 0.5f, -1.0f},
+const std::array<Values, 3> kSgdGrads = {Values{0.5f, -1.0f, 2.0f}, Values{0.25f, 0.5f, -1.0f},
                                       Values{0.5f, -1.0f, 2.0f}};
 
 void expect_values(const Values& actual, const Values& expected, int step) {
   ASSERT_EQ(actual.size(), expected.size());
   for (std::size_t i = 0; i < actual.size(); ++i) {
-    EXPECT_NEAR(actual[i], expected[i], kTolerance) << "step " << step << " index " << i;
+    EXPECT_NEAR(actual[i], expected[i], kSgdTolerance) << "step " << step << " index " << i;
   }
 }
 
-// Runs len(expected) steps from {1, -2, 0.5} with kGrads and checks the values after each.
+// Runs len(expected) steps from {1, -2, 0.5} with kSgdGrads and checks the values after each.
 void expect_steps(Sgd& optimizer, const std::vector<Values>& expected) {
   Values params = {1.0f, -2.0f, 0.5f};
   for (std::size_t step = 0; step < expected.size(); ++step) {
-    optimizer.step(params, kGrads[step], kLr);
+    optimizer.step(params, kSgdGrads[step], kSgdLr);
     expect_values(params, expected[step], static_cast<int>(step) + 1);
     EXPECT_EQ(optimizer.step_count(), static_cast<std::int64_t>(step) + 1);
   }
@@ -121,7 +121,7 @@ TEST(SgdTest, ParameterGroupsWithDifferentWeightDecay) {
                                           Values{0.713524f, -1.616048f, -0.07323052f, 2.724f}};
   Values params = {1.0f, -2.0f, 0.5f, 3.0f};
   for (std::size_t step = 0; step < grads.size(); ++step) {
-    optimizer.step(params, grads[step], kLr);
+    optimizer.step(params, grads[step], kSgdLr);
     expect_values(params, expected[step], static_cast<int>(step) + 1);
   }
 }
@@ -130,12 +130,12 @@ TEST(SgdTest, GroupWeightDecayOverridesTheOptionsDefault) {
   // With explicit groups, SgdOptions::weight_decay is not applied on top.
   Sgd optimizer(2, SgdOptions{.weight_decay = 0.5f}, {{.offset = 0, .count = 2, .weight_decay = 0.0f}});
   Values params = {1.0f, 2.0f};
-  optimizer.step(params, Values{0.0f, 0.0f}, kLr);
+  optimizer.step(params, Values{0.0f, 0.0f}, kSgdLr);
   expect_values(params, {1.0f, 2.0f}, 1);
 }
 
 TEST(SgdTest, MatchesPyTorch) {
-  // Values after three steps of kGrads from {1, -2, 0.5} with lr 0.1, printed by
+  // Values after three steps of kSgdGrads from {1, -2, 0.5} with lr 0.1, printed by
   // torch.optim.SGD (torch 1.13, /usr/bin/python3, float32 tensors).
   struct Case {
     const char* name;
@@ -153,7 +153,7 @@ TEST(SgdTest, MatchesPyTorch) {
     SCOPED_TRACE(c.name);
     Sgd optimizer(3, c.options);
     Values params = {1.0f, -2.0f, 0.5f};
-    for (const Values& grads : kGrads) optimizer.step(params, grads, kLr);
+    for (const Values& grads : kSgdGrads) optimizer.step(params, grads, kSgdLr);
     expect_values(params, c.expected, 3);
   }
 }
@@ -166,7 +166,7 @@ TEST(SgdTest, LearningRateCanChangeBetweenSteps) {
   Values params = {1.0f};
   optimizer.step(params, Values{1.0f}, 0.1f);
   optimizer.step(params, Values{1.0f}, 0.5f);
-  EXPECT_NEAR(params[0], -0.05f, kTolerance);
+  EXPECT_NEAR(params[0], -0.05f, kSgdTolerance);
 }
 
 TEST(SgdTest, StepCountRestoresTheFirstStepRule) {
@@ -177,7 +177,7 @@ TEST(SgdTest, StepCountRestoresTheFirstStepRule) {
   Values params = {0.0f};
   optimizer.step(params, Values{1.0f}, 1.0f);
   // buf = 0.9 * 2 + 1 = 2.8; p = 0 - 2.8
-  EXPECT_NEAR(params[0], -2.8f, kTolerance);
+  EXPECT_NEAR(params[0], -2.8f, kSgdTolerance);
   EXPECT_EQ(optimizer.step_count(), 11);
 }
 
@@ -201,8 +201,8 @@ TEST(SgdTest, WrongSizesThrow) {
   Sgd optimizer(3, SgdOptions{.momentum = 0.9f});
   Values params = {1.0f, 2.0f, 3.0f};
   Values four = {1.0f, 2.0f, 3.0f, 4.0f};
-  EXPECT_THROW(optimizer.step(params, Values{1.0f, 2.0f}, kLr), CheckError);
-  EXPECT_THROW(optimizer.step(four, Values{1.0f, 2.0f, 3.0f, 4.0f}, kLr), CheckError);
+  EXPECT_THROW(optimizer.step(params, Values{1.0f, 2.0f}, kSgdLr), CheckError);
+  EXPECT_THROW(optimizer.step(four, Values{1.0f, 2.0f, 3.0f, 4.0f}, kSgdLr), CheckError);
   // A failed step changes nothing.
   EXPECT_EQ(optimizer.step_count(), 0);
   expect_values(params, {1.0f, 2.0f, 3.0f}, 0);

@@ -10,7 +10,7 @@
 namespace courier {
 namespace {
 
-std::vector<float> values_of(const Tensor& t) { return {t.data(), t.data() + t.numel()}; }
+std::vector<float> toy_values(const Tensor& t) { return {t.data(), t.data() + t.numel()}; }
 
 void expect_in_unit_interval(const Tensor& t) {
   for (std::int64_t i = 0; i < t.numel(); ++i) {
@@ -36,7 +36,7 @@ TEST(ToyTest, ValuesAreUniformInUnitInterval) {
   // Mean 1/2 and variance 1/12, the numbers the seed demo's loss settles at.
   double sum = 0.0;
   double sum_sq = 0.0;
-  for (float v : values_of(batch.targets)) {
+  for (float v : toy_values(batch.targets)) {
     sum += v;
     sum_sq += static_cast<double>(v) * v;
   }
@@ -50,10 +50,10 @@ TEST(ToyTest, InputsThenTargetsFromTheGeneratorStream) {
   ToyRegression data(2, 3, Rng(3));
   const ToyBatch batch = data.next(4);
   Rng reference(3);
-  for (float v : values_of(batch.inputs)) ASSERT_EQ(v, reference.uniform(0.0f, 1.0f));
-  for (float v : values_of(batch.targets)) ASSERT_EQ(v, reference.uniform(0.0f, 1.0f));
+  for (float v : toy_values(batch.inputs)) ASSERT_EQ(v, reference.uniform(0.0f, 1.0f));
+  for (float v : toy_values(batch.targets)) ASSERT_EQ(v, reference.uniform(0.0f, 1.0f));
   const Tensor inputs = data.next_inputs(2);
-  for (float v : values_of(inputs)) ASSERT_EQ(v, reference.uniform(0.0f, 1.0f));
+  for (float v : toy_values(inputs)) ASSERT_EQ(v, reference.uniform(0.0f, 1.0f));
 }
 
 TEST(ToyTest, DeterministicPerSeed) {
@@ -63,18 +63,18 @@ TEST(ToyTest, DeterministicPerSeed) {
   const ToyBatch batch_a = a.next(10);
   const ToyBatch batch_b = b.next(10);
   const ToyBatch batch_c = c.next(10);
-  EXPECT_EQ(values_of(batch_a.inputs), values_of(batch_b.inputs));
-  EXPECT_EQ(values_of(batch_a.targets), values_of(batch_b.targets));
-  EXPECT_NE(values_of(batch_a.inputs), values_of(batch_c.inputs));
-  EXPECT_NE(values_of(batch_a.targets), values_of(batch_c.targets));
+  EXPECT_EQ(toy_values(batch_a.inputs), toy_values(batch_b.inputs));
+  EXPECT_EQ(toy_values(batch_a.targets), toy_values(batch_b.targets));
+  EXPECT_NE(toy_values(batch_a.inputs), toy_values(batch_c.inputs));
+  EXPECT_NE(toy_values(batch_a.targets), toy_values(batch_c.targets));
 }
 
 TEST(ToyTest, EveryBatchIsFresh) {
   ToyRegression data(2, 2, Rng(6));
   const ToyBatch first = data.next(10);
   const ToyBatch second = data.next(10);
-  EXPECT_NE(values_of(first.inputs), values_of(second.inputs));
-  EXPECT_NE(values_of(first.targets), values_of(second.targets));
+  EXPECT_NE(toy_values(first.inputs), toy_values(second.inputs));
+  EXPECT_NE(toy_values(first.targets), toy_values(second.targets));
   // Batches own their storage: the second draw did not overwrite the first.
   EXPECT_FALSE(first.inputs.same_storage(second.inputs));
 }
