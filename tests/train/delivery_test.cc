@@ -14,6 +14,7 @@
 #include "courier/train/data/idx.h"
 #include "courier/train/delivery.h"
 #include "courier/train/trainer.h"
+#include "testutil/fashion_mnist.h"
 #include "testutil/read_text.h"
 
 namespace courier {
@@ -23,9 +24,7 @@ using ::testing::HasSubstr;
 
 constexpr const char* kFaults = "drop:0.01 corrupt:0.001 seed:5";
 
-bool have_fashion_mnist() {
-  return std::filesystem::exists(std::filesystem::path(kFashionMnistDir) / "train-images-idx3-ubyte.gz");
-}
+using testing::have_fashion_mnist;
 
 Config allreduce_config(const std::string& run, std::int64_t iters) {
   Config config;

@@ -12,6 +12,7 @@
 
 #include "courier/train/data/idx.h"
 #include "courier/train/trainer.h"
+#include "testutil/fashion_mnist.h"
 #include "testutil/read_text.h"
 
 namespace courier {
@@ -19,9 +20,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-bool have_fashion_mnist() {
-  return std::filesystem::exists(std::filesystem::path(kFashionMnistDir) / "train-images-idx3-ubyte.gz");
-}
+using testing::have_fashion_mnist;
 
 Config elastic_config(const std::string& run, const std::string& strategy, int workers, std::int64_t iters) {
   Config config;

@@ -8,13 +8,12 @@
 
 #include "courier/train/data/idx.h"
 #include "courier/train/trainer.h"
+#include "testutil/fashion_mnist.h"
 
 namespace courier {
 namespace {
 
-bool have_fashion_mnist() {
-  return std::filesystem::exists(std::filesystem::path(kFashionMnistDir) / "train-images-idx3-ubyte.gz");
-}
+using testing::have_fashion_mnist;
 
 Config base_config(const std::string& run) {
   Config config;  // defaults: MLP 784-256-128-10, Adam 1e-3, global batch 128

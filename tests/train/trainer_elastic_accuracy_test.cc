@@ -11,6 +11,7 @@
 
 #include "courier/train/data/idx.h"
 #include "courier/train/trainer.h"
+#include "testutil/fashion_mnist.h"
 
 namespace courier {
 namespace {
@@ -18,9 +19,7 @@ namespace {
 constexpr std::int64_t kEpochs = 2;
 constexpr std::int64_t kMidStep = 468;  // of 936 (2 epochs of 60,000 examples, batch 128)
 
-bool have_fashion_mnist() {
-  return std::filesystem::exists(std::filesystem::path(kFashionMnistDir) / "train-images-idx3-ubyte.gz");
-}
+using testing::have_fashion_mnist;
 
 // configs/fashion-mlp-ps-ssp.toml with 2 servers (a slice's replica lives on the other one),
 // and a cosine schedule to a tenth of the rate: with a constant rate the last step's model

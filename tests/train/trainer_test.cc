@@ -9,6 +9,7 @@
 #include "courier/train/checkpoint/checkpoint.h"
 #include "courier/train/data/idx.h"
 #include "courier/train/trainer.h"
+#include "testutil/fashion_mnist.h"
 #include "testutil/read_text.h"
 
 namespace courier {
@@ -16,7 +17,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-bool have_fashion_mnist() { return std::filesystem::exists(std::filesystem::path(kFashionMnistDir) / "train-images-idx3-ubyte.gz"); }
+using testing::have_fashion_mnist;
 
 std::filesystem::path fresh_dir(const std::string& name) {
   const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / ("courier_trainer_" + name);
