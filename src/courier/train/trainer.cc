@@ -371,10 +371,13 @@ Status Worker::run() {
   omp_set_num_threads(1);
   if (Status s = prepare(); !s.is_ok()) return s;
   if (joining_) return join();
+  // Beating from here, where prepare()'s broadcast has lined the workers up: a peer's silence is
+  // timed from each node's own start, so a start that waited for worker 0's first evaluation
+  // below would have it suspected when the evaluation takes longer than the timeout.
+  start_heartbeats();
   // With evaluations every N steps, one of the fresh model too, as nanoGPT and char_gpt.py do.
   if (reporting() && run_.start_step == 0 && config_.train.eval_every > 0) evaluate_now(0, /*final=*/false);
   if (elastic()) commit(run_.start_step);
-  start_heartbeats();
   return train_from(run_.start_step);
 }
 
