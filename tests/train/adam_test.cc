@@ -294,5 +294,71 @@ TEST(AdamTest, FrozenVarianceKeepsTheSecondMomentOfItsStep) {
   }
 }
 
+// Exchanging updates (dist.exchange = updates) splits a step in two: direction() then
+// apply_direction() must be step() up to rounding, with AdamW's per-group decay, clipping and
+// a frozen variance.
+TEST(AdamTest, DirectionThenApplyIsOneStep) {
+  const std::vector<ParamGroup> groups = {{.offset = 0, .count = 2, .weight_decay = 0.1f},
+                                          {.offset = 2, .count = 1, .weight_decay = 0.0f}};
+  Adam whole = make_adamw(3, AdamOptions{.freeze_variance_at = 2}, groups);
+  Adam split = make_adamw(3, AdamOptions{.freeze_variance_at = 2}, groups);
+  whole.set_clip_norm(1.5f);
+  split.set_clip_norm(1.5f);
+  Values a = {1.0f, -2.0f, 0.5f};
+  Values b = a;
+  Values direction(3);
+  for (int t = 0; t < 3; ++t) {
+    const Values& g = kGrads[static_cast<std::size_t>(t)];
+    ASSERT_TRUE(whole.step(a, g, kLr));
+    ASSERT_TRUE(split.direction(g, direction));
+    for (float& d : direction) d *= kLr;
+    split.apply_direction(b, direction, kLr);
+    for (std::size_t i = 0; i < 3; ++i) EXPECT_NEAR(b[i], a[i], 1e-6) << "step " << t << " index " << i;
+  }
+  EXPECT_EQ(split.step_count(), 3);
+  // A non-finite gradient: no state change, a zero direction.
+  Values bad = {1.0f, std::nanf(""), 0.0f};
+  EXPECT_FALSE(split.direction(bad, direction));
+  EXPECT_THAT(direction, ::testing::Each(0.0f));
+  EXPECT_EQ(split.step_count(), 3);
+}
+
+// For 4 workers the denominator is sqrt(v/4 + mu^2 3/4) (bias-corrected, mu the gradient's
+// average with beta2); without momentum the numerator is the gradient itself and m stays 0.
+TEST(AdamTest, DirectionForSeveralWorkersEstimatesTheMeansSecondMoment) {
+  for (bool momentum : {true, false}) {
+    Adam adam(3, AdamOptions{});
+    Values direction(3);
+    double m[3] = {0, 0, 0}, v[3] = {0, 0, 0}, mu[3] = {0, 0, 0};
+    for (int t = 1; t <= 3; ++t) {
+      const Values& g = kGrads[static_cast<std::size_t>(t - 1)];
+      ASSERT_TRUE(adam.direction(g, direction, DirectionOptions{.workers = 4, .momentum = momentum}));
+      const double bias2 = 1.0 - std::pow(0.999, t);
+      for (std::size_t i = 0; i < 3; ++i) {
+        m[i] = 0.9 * m[i] + 0.1 * g[i];
+        v[i] = 0.999 * v[i] + 0.001 * g[i] * g[i];
+        mu[i] = 0.999 * mu[i] + 0.001 * g[i];
+        const double mean_sq = v[i] / bias2 / 4 + (mu[i] / bias2) * (mu[i] / bias2) * 0.75;
+        const double numerator = momentum ? m[i] / (1.0 - std::pow(0.9, t)) : g[i];
+        EXPECT_NEAR(direction[i], numerator / (std::sqrt(mean_sq) + 1e-8), 1e-4 * std::fabs(direction[i]))
+            << "step " << t << " index " << i << (momentum ? "" : " without momentum");
+      }
+    }
+    if (!momentum) {
+      for (const OptimizerState& state : adam.state()) {
+        if (state.name == "exp_avg") EXPECT_THAT(state.values, ::testing::Each(0.0f));
+      }
+    }
+  }
+}
+
+TEST(AdamTest, CoupledWeightDecayHasNoDirection) {
+  EXPECT_TRUE(Adam(3, AdamOptions{}).supports_direction());
+  Adam coupled(3, AdamOptions{.weight_decay = 0.1f});
+  EXPECT_FALSE(coupled.supports_direction());
+  Values direction(3);
+  EXPECT_THROW(coupled.direction(kGrads[0], direction), CheckError);
+}
+
 }  // namespace
 }  // namespace courier

@@ -93,6 +93,7 @@ TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(c.dist.algo, "auto");
   EXPECT_EQ(c.dist.codec, "identity");
   EXPECT_EQ(c.dist.codec_warmup, 0);
+  EXPECT_EQ(c.dist.exchange, "gradients");
   EXPECT_DOUBLE_EQ(c.dist.bucket_mb, 25.0);
   EXPECT_EQ(c.dist.local_steps, 8);
   EXPECT_EQ(c.dist.graph, "ring");
@@ -121,7 +122,7 @@ TEST(ConfigTest, DefaultsAreTheDocumentedOnes) {
 TEST(ConfigTest, EveryKeyIsInTheTableOnce) {
   const std::vector<std::string> names = config_key_names();
   EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size());
-  EXPECT_EQ(names.size(), 70u) << "a key was added or removed: update the tests below and configs/";
+  EXPECT_EQ(names.size(), 71u) << "a key was added or removed: update the tests below and configs/";
   for (const config_keys::KeySpec& spec : config_keys::table()) {
     EXPECT_FALSE(spec.doc.empty()) << config_keys::full_name(spec);
     EXPECT_TRUE(config_keys::is_section(spec.section)) << config_keys::full_name(spec);
@@ -272,6 +273,7 @@ std::vector<OverrideCase> every_key_override() {
       {"dist.codec_warmup", "dist.codec_warmup=100", [](Config& c) { c.dist.codec_warmup = 100; }},
       {"dist.powersgd_min_elements", "dist.powersgd_min_elements=9000",
        [](Config& c) { c.dist.powersgd_min_elements = 9000; }},
+      {"dist.exchange", "dist.exchange=updates", [](Config& c) { c.dist.exchange = "updates"; }},
       {"dist.bucket_mb", "dist.bucket_mb=0.5", [](Config& c) { c.dist.bucket_mb = 0.5; }},
       {"dist.local_steps", "dist.local_steps=500", [](Config& c) { c.dist.local_steps = 500; }},
       {"dist.outer_lr", "dist.outer_lr=0.7", [](Config& c) { c.dist.outer_lr = 0.7; }},
@@ -605,6 +607,11 @@ TEST(ConfigValidateTest, RulesAcrossKeys) {
        {"train.freeze_variance_at = 50", "adam or adamw"}, [](Config& c) { c.train.optimizer = "adamw"; }},
       {"min elements without powersgd", [](Config& c) { c.dist.codec = "int8"; c.dist.powersgd_min_elements = 9000; },
        {"dist.powersgd_min_elements = 9000", "powersgd:R"}, [](Config& c) { c.dist.codec = "powersgd:4"; }},
+      {"updates under ps", [](Config& c) { c.dist.exchange = "updates"; c.dist.strategy = "ps"; c.train.optimizer = "adamw"; },
+       {"dist.exchange = \"updates\"", "dist.strategy = \"ps\""}, [](Config& c) { c.dist.strategy = "allreduce"; }},
+      {"updates with sgd", [](Config& c) { c.dist.exchange = "updates"; c.train.optimizer = "sgd"; },
+       {"dist.exchange = \"updates\"", "train.optimizer = \"sgd\"", "adamw"},
+       [](Config& c) { c.train.optimizer = "adamw"; }},
       {"powersgd on a parameter server", [](Config& c) { c.dist.codec = "powersgd:4"; c.dist.strategy = "ps"; },
        {"dist.codec = \"powersgd:4\"", "dist.strategy = \"ps\"", "int8"}, [](Config& c) { c.dist.codec = "int8"; }},
   };

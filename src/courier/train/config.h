@@ -80,6 +80,7 @@ struct DistConfig {
   std::string codec = "identity";     // compression: identity | zstd | fp16 | bf16 | int8 | topk:F | randomk:F [+ef] | powersgd:R
   std::int64_t codec_warmup = 0;      // steps sent uncompressed before dist.codec starts, >= 0
   std::int64_t powersgd_min_elements = 0;  // powersgd: smaller matrices go uncompressed, >= 0
+  std::string exchange = "gradients";  // allreduce: gradients | updates | preconditioned (each worker's adam/adamw change)
   double bucket_mb = 25.0;            // allreduce: gradient bucket size in MiB, > 0
   std::int64_t local_steps = 8;       // local-sgd: local steps H between averagings, >= 1
   double outer_lr = 1.0;              // local-sgd: outer learning rate, > 0 (DiLoCo: 0.7)

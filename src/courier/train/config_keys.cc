@@ -183,6 +183,14 @@ const std::vector<KeySpec>& key_table() {
               "token and position embeddings have 8064 and 8192; its smallest block matrix 16384); 0: every matrix "
               "its factors make smaller",
        .aliases = {"powersgd_min_size", "min_compression_size"}},
+      {.section = "dist", .name = "exchange", .field = &member<&C::dist, &X::exchange>,
+       .choices = {"gradients", "updates", "preconditioned"},
+       .doc = "allreduce: what the workers average (and dist.codec compresses). gradients: the step's gradients, "
+              "then every worker runs the optimizer on the mean; updates: every worker runs adam or adamw on its own "
+              "gradients, with the second moment of the workers' mean estimated from its own, and they average lr "
+              "m/(sqrt(v) + eps), so error feedback delays a change at its full size; preconditioned: the same "
+              "without momentum, lr g/(sqrt(v) + eps), error feedback's residual summing them in its place",
+       .aliases = {"compress_update", "exchange_updates"}},
       {.section = "dist", .name = "bucket_mb", .field = &member<&C::dist, &X::bucket_mb>, .range = above(0),
        .doc = "allreduce: gradient bucket size in MiB (fusion of small tensors)",
        .aliases = {"bucket_size", "bucket_cap_mb", "bucket"}},

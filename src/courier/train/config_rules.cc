@@ -148,6 +148,24 @@ Status freeze_needs_adam(const Config& c) {
       c.train.freeze_variance_at));
 }
 
+Status updates_need_allreduce_and_adam(const Config& c) {
+  if (c.dist.exchange == "gradients") return Status::ok();
+  if (c.dist.strategy != "allreduce") {
+    return Status::invalid_argument(fmt::format(
+        "dist.exchange = {} averages the workers' optimizer directions in an allreduce, but "
+        "dist.strategy = {}; use dist.strategy = \"allreduce\", or set dist.exchange = \"gradients\"",
+        format_value(c.dist.exchange), format_value(c.dist.strategy)));
+  }
+  if (c.train.optimizer != "adamw" && !(c.train.optimizer == "adam" && c.train.weight_decay == 0.0)) {
+    return Status::invalid_argument(fmt::format(
+        "dist.exchange = {} needs an update direction that does not read the parameters, but "
+        "train.optimizer = {} (weight decay {}); use adamw, or adam with train.weight_decay = 0, or set "
+        "dist.exchange = \"gradients\"",
+        format_value(c.dist.exchange), format_value(c.train.optimizer), c.train.weight_decay));
+  }
+  return Status::ok();
+}
+
 Status min_elements_needs_powersgd(const Config& c) {
   if (c.dist.powersgd_min_elements == 0 || is_powersgd_spec(c.dist.codec)) return Status::ok();
   return Status::invalid_argument(fmt::format(
@@ -266,6 +284,9 @@ constexpr std::array kRules = {
     config_keys::Rule{"dist.codec = powersgd:R: dist.strategy = allreduce or local-sgd", &powersgd_needs_allreduce},
     config_keys::Rule{"train.freeze_variance_at > 0: train.optimizer = adam or adamw", &freeze_needs_adam},
     config_keys::Rule{"dist.powersgd_min_elements > 0: dist.codec = powersgd:R", &min_elements_needs_powersgd},
+    config_keys::Rule{"dist.exchange = updates or preconditioned: dist.strategy = allreduce, train.optimizer = "
+                      "adamw (or adam without weight decay)",
+                      &updates_need_allreduce_and_adam},
     config_keys::Rule{"dist.sim_link is a link (\"25Gbps,5us\"), dist.sim_cluster a fabric (switch, "
                       "fattree:K[:O], ring) and dist.sim_faults a fault plan",
                       &sim_network_parses},

@@ -179,6 +179,8 @@ std::unique_ptr<Strategy> make_strategy(const Run& run, Communicator& world, Com
   options.collective = collective_options(config);
   options.compression = compression_options(config, specs);
   options.overlap = config.dist.transport != "sim";  // a sim node is one thread
+  options.exchange_updates = config.dist.exchange != "gradients";
+  options.update_momentum = config.dist.exchange != "preconditioned";
   return std::make_unique<AllreduceStrategy>(workers, std::move(layers), options);
 }
 

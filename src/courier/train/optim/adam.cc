@@ -1,6 +1,7 @@
 // Adam and AdamW update loops.
 #include "courier/train/optim/adam.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -46,26 +47,88 @@ void adam_update(float* __restrict v, const float* __restrict g, float* __restri
   }
 }
 
+// The constants of update number `step` (from 1).
+AdamStep constants_of(const AdamOptions& options, std::int64_t step, float lr) {
+  const auto t = static_cast<double>(step);
+  const bool frozen = options.freeze_variance_at > 0 && step > options.freeze_variance_at;
+  const double t2 = frozen ? static_cast<double>(options.freeze_variance_at) : t;  // the second moment's age
+  const auto bias1 = static_cast<float>(1.0 - std::pow(static_cast<double>(options.beta1), t));
+  return AdamStep{.b1 = options.beta1,
+                  .b2 = frozen ? 1.0f : options.beta2,  // s = 1 s + 0 g^2: unchanged
+                  .step_size = lr / bias1,
+                  .bias2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(static_cast<double>(options.beta2), t2))),
+                  .eps = options.eps};
+}
+
 }  // namespace
+
 
 void Adam::update(std::span<float> values, std::span<const float> grads, float lr) {
   COURIER_CHECK_EQ(values.size(), grads.size(), "Adam values and gradients");
   COURIER_CHECK_EQ(values.size(), exp_avg_.size(), "Adam was built for another parameter count");
-  ++step_count_;
-  const auto t = static_cast<double>(step_count_);
-  const bool frozen = options_.freeze_variance_at > 0 && step_count_ > options_.freeze_variance_at;
-  const double t2 = frozen ? static_cast<double>(options_.freeze_variance_at) : t;  // the second moment's age
-  const auto bias1 = static_cast<float>(1.0 - std::pow(static_cast<double>(options_.beta1), t));
-  const AdamStep constants{.b1 = options_.beta1,
-                           .b2 = frozen ? 1.0f : options_.beta2,  // s = 1 s + 0 g^2: unchanged
-                           .step_size = lr / bias1,
-                           .bias2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(static_cast<double>(options_.beta2), t2))),
-                           .eps = options_.eps};
+  const AdamStep constants = constants_of(options_, ++step_count_, lr);
   for (const auto& group : groups_) {
     const auto at = static_cast<std::size_t>(group.offset);
     const bool decoupled = options_.decoupled_weight_decay;
     adam_update(values.data() + at, grads.data() + at, exp_avg_.data() + at, exp_avg_sq_.data() + at, group.count,
                 constants, decoupled ? 1.0f - lr * group.weight_decay : 1.0f, decoupled ? 0.0f : group.weight_decay);
+  }
+}
+
+bool Adam::supports_direction() const {
+  return options_.decoupled_weight_decay ||
+         std::all_of(groups_.begin(), groups_.end(), [](const ParamGroup& g) { return g.weight_decay == 0.0f; });
+}
+
+void Adam::compute_direction(std::span<const float> grads, std::span<float> out, const DirectionOptions& how) {
+  COURIER_CHECK_EQ(grads.size(), exp_avg_.size(), "Adam was built for another parameter count");
+  const AdamStep c = constants_of(options_, ++step_count_, 1.0f);  // step_size = 1 / (1 - b1^t)
+  const float b1 = c.b1, b2 = c.b2, bias1_inv = c.step_size, bias2_sqrt = c.bias2_sqrt, eps = c.eps;
+  float* __restrict m = exp_avg_.data();
+  float* __restrict s = exp_avg_sq_.data();
+  const float* __restrict g = grads.data();
+  float* __restrict d = out.data();
+  const auto n = static_cast<std::int64_t>(grads.size());
+  if (how.workers == 1 && how.momentum) {  // exactly update()'s arithmetic
+#pragma omp simd
+    for (std::int64_t i = 0; i < n; ++i) {
+      m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+      s[i] = b2 * s[i] + (1.0f - b2) * g[i] * g[i];
+      d[i] = bias1_inv * m[i] / (std::sqrt(s[i]) / bias2_sqrt + eps);
+    }
+    return;
+  }
+  slow_avg_.resize(exp_avg_.size(), 0.0f);
+  float* __restrict a = slow_avg_.data();
+  const float bias2 = bias2_sqrt * bias2_sqrt, share = 1.0f / static_cast<float>(how.workers);
+  if (!how.momentum) {  // the first moment is neither kept nor read
+#pragma omp simd
+    for (std::int64_t i = 0; i < n; ++i) {
+      s[i] = b2 * s[i] + (1.0f - b2) * g[i] * g[i];
+      a[i] = b2 * a[i] + (1.0f - b2) * g[i];
+      const float mu = a[i] / bias2;
+      d[i] = g[i] / (std::sqrt(s[i] / bias2 * share + mu * mu * (1.0f - share)) + eps);
+    }
+    return;
+  }
+#pragma omp simd
+  for (std::int64_t i = 0; i < n; ++i) {
+    m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+    s[i] = b2 * s[i] + (1.0f - b2) * g[i] * g[i];
+    a[i] = b2 * a[i] + (1.0f - b2) * g[i];
+    const float mu = a[i] / bias2;
+    d[i] = bias1_inv * m[i] / (std::sqrt(s[i] / bias2 * share + mu * mu * (1.0f - share)) + eps);
+  }
+}
+
+void Adam::apply(std::span<float> values, std::span<const float> change, float lr) {
+  for (const auto& group : groups_) {
+    const auto at = static_cast<std::size_t>(group.offset);
+    const float shrink = options_.decoupled_weight_decay ? 1.0f - lr * group.weight_decay : 1.0f;
+    float* __restrict v = values.data() + at;
+    const float* __restrict d = change.data() + at;
+#pragma omp simd
+    for (std::int64_t i = 0; i < group.count; ++i) v[i] = v[i] * shrink - d[i];
   }
 }
 

@@ -2,6 +2,14 @@
 //   Adam:  g = grad + wd p                    AdamW:  p *= 1 - lr wd;  g = grad
 //   m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g^2
 //   p -= lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+// Its direction (Optimizer::direction) is (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps);
+// apply_direction does AdamW's p *= 1 - lr wd, then p -= the change it is given. With `workers`
+// > 1 the denominator is the second moment of the workers' mean gradient as this worker can
+// estimate it: its own gradient's is mu^2 + sigma^2, the mean's mu^2 + sigma^2 / workers, with
+// mu a slow average of its gradients (beta2's, as long as v's window) and sigma^2 = v - mu^2; so
+// v_mean = v / workers + mu^2 (1 - 1 / workers). Without it each worker's noisier v makes the
+// averaged step smaller than allreduce's. Without momentum the direction is g / (sqrt(v_mean) +
+// eps) and m stays 0: error feedback's residual, which sums these, takes momentum's place.
 #pragma once
 
 #include "courier/train/optim/optimizer.h"
@@ -26,15 +34,22 @@ class Adam final : public Optimizer {
 
   std::string describe() const override;
   std::vector<OptimizerState> state() override;
+  // Not with Adam's coupled weight decay, whose gradient term needs the parameters.
+  bool supports_direction() const override;
 
  protected:
   void update(std::span<float> values, std::span<const float> grads, float lr) override;
+  void compute_direction(std::span<const float> grads, std::span<float> out, const DirectionOptions& how) override;
+  void apply(std::span<float> values, std::span<const float> change, float lr) override;
 
  private:
   AdamOptions options_;
   std::vector<ParamGroup> groups_;
   std::vector<float> exp_avg_;
   std::vector<float> exp_avg_sq_;
+  // Directions for several workers: the gradient averaged with beta2. Not in state(), so not in
+  // checkpoints: a run resumed from one starts it again from 0.
+  std::vector<float> slow_avg_;
 };
 
 // AdamW: Adam with decoupled weight decay (PyTorch's default weight_decay for AdamW is 0.01).

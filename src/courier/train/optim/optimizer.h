@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -16,6 +17,15 @@ struct ParamGroup {
   std::int64_t offset = 0;
   std::int64_t count = 0;
   float weight_decay = 0.0f;
+};
+
+// What Optimizer::direction computes.
+struct DirectionOptions {
+  // How many workers' directions are averaged, each from its own share of the batch; Adam then
+  // estimates the second moment of their mean gradient from its own (see adam.h).
+  int workers = 1;
+  // false: the gradient scaled as the update would scale it, without momentum (see adam.h).
+  bool momentum = true;
 };
 
 // One named state buffer, as long as the parameters ("momentum", "exp_avg", "exp_avg_sq").
@@ -40,6 +50,19 @@ class Optimizer {
   // follow it, so every part skips or scales alike.
   bool step(std::span<float> values, std::span<const float> grads, float lr, float norm);
 
+  // step() split in two, for workers that exchange their updates instead of their gradients
+  // (dist.exchange = updates): direction() moves the state by `grads` (skip and clip as step)
+  // and writes to `out` the direction the update follows; apply_direction() subtracts `change`
+  // (lr times a direction, or the workers' mean of those) and does what does not depend on the
+  // gradient (AdamW's decay by lr). direction(grads) then apply_direction(lr times that, lr) is
+  // step(grads, lr) up to rounding. A skipped step writes zeros and returns false. Only
+  // optimizers with supports_direction() implement them.
+  // `how`: for how many workers, with or without momentum (DirectionOptions).
+  // REQUIRES: out, values and change have the size the optimizer was built for.
+  bool direction(std::span<const float> grads, std::span<float> out, const DirectionOptions& how = {});
+  void apply_direction(std::span<float> values, std::span<const float> change, float lr);
+  virtual bool supports_direction() const { return false; }
+
   // Steps skipped for non-finite gradients: consecutive ones up to the last step, and all.
   int nonfinite_in_a_row() const { return nonfinite_in_a_row_; }
   std::int64_t skipped_steps() const { return skipped_steps_; }
@@ -62,6 +85,9 @@ class Optimizer {
  protected:
   // One update from the (possibly clipped) gradients.
   virtual void update(std::span<float> values, std::span<const float> grads, float lr) = 0;
+  // The two halves of update(), where supports_direction(); compute_direction counts the step.
+  virtual void compute_direction(std::span<const float> grads, std::span<float> out, const DirectionOptions& how);
+  virtual void apply(std::span<float> values, std::span<const float> change, float lr);
 
   std::int64_t step_count_ = 0;
 
@@ -71,6 +97,10 @@ class Optimizer {
   int nonfinite_in_a_row_ = 0;
   std::int64_t skipped_steps_ = 0;
   std::vector<float> clipped_;  // the scaled copy of the gradients, kept to avoid an allocation a step
+
+  // Counts a skipped step when `norm` is not finite (nullopt); otherwise the gradients the
+  // update sees: `grads`, or clipped_ holding them scaled down to clip_norm().
+  std::optional<std::span<const float>> admit(std::span<const float> grads, float norm);
 };
 
 // One group [0, count) with weight decay `weight_decay`: the usual case.

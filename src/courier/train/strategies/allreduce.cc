@@ -28,8 +28,11 @@ AllreduceStrategy::AllreduceStrategy(Communicator& workers, std::vector<GradsRea
       compressors_.push_back(options_.compression.make(bucket.offset, bucket.count, comm_.rank()));
     }
   }
-  // Alone there is nothing to exchange: no thread, and no hand-off to it every step.
-  if (comm_.world_size() > 1 && options_.overlap) thread_ = std::thread([this] { run_communication(); });
+  // Alone there is nothing to exchange: no thread, and no hand-off to it every step. Updates
+  // are exchanged after backward, on the worker's own thread.
+  if (comm_.world_size() > 1 && options_.overlap && !options_.exchange_updates) {
+    thread_ = std::thread([this] { run_communication(); });
+  }
 }
 
 AllreduceStrategy::~AllreduceStrategy() {
@@ -45,8 +48,11 @@ std::string AllreduceStrategy::describe() const {
   const std::string how = options_.compression.enabled()
                               ? fmt::format("{} compressed", compressors_.front()->name())
                               : std::string(allreduce_algorithm_name(options_.collective.algorithm));
-  return fmt::format("allreduce over {} workers ({}, {} bucket{} of up to {:.3g} MiB)", comm_.world_size(), how,
-                     buckets_.size(), buckets_.size() == 1 ? "" : "s",
+  const char* what = !options_.exchange_updates ? ""
+                     : options_.update_momentum ? " of Adam updates"
+                                                : " of preconditioned gradients";
+  return fmt::format("allreduce{} over {} workers ({}, {} bucket{} of up to {:.3g} MiB)", what, comm_.world_size(),
+                     how, buckets_.size(), buckets_.size() == 1 ? "" : "s",
                      static_cast<double>(options_.bucket_bytes) / (1 << 20));
 }
 
@@ -69,6 +75,7 @@ void AllreduceStrategy::on_grads_ready(const GradsReady& ready) {
   const int b = bucket_of_layer_[ready.layer];
   std::lock_guard lock(mutex_);
   if (--buckets_[static_cast<std::size_t>(b)].layers_pending == 0) {
+    if (options_.exchange_updates) return;  // the exchange waits for the optimizer, after backward
     if (!thread_.joinable()) {
       // Without overlap, reduced here and now; a world of one: the bucket is already its own
       // sum (rounded as the codec would).
@@ -111,16 +118,21 @@ Status AllreduceStrategy::reduce_bucket(int index, const StepInfo& step) {
   if (weight != 1.0f) {
     for (float& g : grads) g *= weight;
   }
+  return sum_bucket(index, grads, step);
+}
+
+Status AllreduceStrategy::sum_bucket(int index, std::span<float> part, const StepInfo& step) {
   CollectiveOptions options = options_.collective;
   options.step = static_cast<std::uint64_t>(step.step);
-  if (!options_.compression.compresses(step.step)) return allreduce(comm_, grads, ReduceOp::kSum, options);
+  if (!options_.compression.compresses(step.step)) return allreduce(comm_, part, ReduceOp::kSum, options);
   CodecTraffic traffic;
-  Status status = compressors_[static_cast<std::size_t>(index)]->allreduce(comm_, grads, options, traffic);
+  Status status = compressors_[static_cast<std::size_t>(index)]->allreduce(comm_, part, options, traffic);
   compressed_ += traffic;  // read after finish_step, which waits for this bucket under mutex_
   return status;
 }
 
 Status AllreduceStrategy::finish_step(Parameters& params, Optimizer& optimizer) {
+  if (options_.exchange_updates) return exchange_update(params, optimizer);
   const auto started = std::chrono::steady_clock::now();
   {
     std::unique_lock lock(mutex_);
@@ -132,6 +144,32 @@ Status AllreduceStrategy::finish_step(Parameters& params, Optimizer& optimizer) 
   }
   wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   optimizer.step(params.values().span(), params.grads().span(), step_.lr);
+  return Status::ok();
+}
+
+// The optimizer's direction from this worker's gradients, times lr and its share of the step's
+// examples, summed over the workers bucket by bucket (compressed as the gradients would be),
+// then applied by every worker alike: the parameters stay identical, the optimizer states differ.
+Status AllreduceStrategy::exchange_update(Parameters& params, Optimizer& optimizer) {
+  for (const Bucket& bucket : buckets_) {
+    COURIER_CHECK_EQ(bucket.layers_pending, 0, "backward did not report every layer's gradients as ready");
+  }
+  direction_.resize(params.grads().span().size());
+  optimizer.direction(params.grads().span(), direction_,
+                      DirectionOptions{.workers = comm_.world_size(), .momentum = options_.update_momentum});
+  // What is exchanged (and what error feedback delays) is the change to the parameters, lr
+  // included: a delayed burst moves them as far as the steps it stands for at their own lr.
+  const float weight = step_.lr * static_cast<float>(step_.local_examples) / static_cast<float>(step_.global_examples);
+  for (float& d : direction_) d *= weight;
+  const auto started = std::chrono::steady_clock::now();
+  for (std::size_t b = 0; b < buckets_.size(); ++b) {
+    std::span<float> part = std::span<float>(direction_).subspan(static_cast<std::size_t>(buckets_[b].offset),
+                                                                 static_cast<std::size_t>(buckets_[b].count));
+    if (comm_.world_size() == 1 && !options_.compression.compresses(step_.step)) continue;
+    if (Status status = sum_bucket(static_cast<int>(b), part, step_); !status.is_ok()) return status;
+  }
+  wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  optimizer.apply_direction(params.values().span(), direction_, step_.lr);
   return Status::ok();
 }
 

@@ -27,6 +27,14 @@ struct AllreduceOptions {
   // false: each bucket is reduced on the caller's thread as it becomes ready, no communication
   // thread (the sim transport, whose node is one thread taking turns in virtual time).
   bool overlap = true;
+  // dist.exchange = updates or preconditioned: each worker runs the optimizer's state on its
+  // own gradients and the workers average (and compress) lr times its update direction, after
+  // backward, instead of the gradients (REQUIRES: optimizer.supports_direction()). Error
+  // feedback then delays a change at its full size: Adam's normalisation no longer shrinks a
+  // delayed burst to one step. update_momentum false: the direction without momentum
+  // (preconditioned), so nothing a worker has seen waits in its momentum either.
+  bool exchange_updates = false;
+  bool update_momentum = true;
 };
 
 class AllreduceStrategy final : public Strategy {
@@ -53,13 +61,18 @@ class AllreduceStrategy final : public Strategy {
 
  private:
   void run_communication();
+  // finish_step under exchange_updates: direction, mean over the workers, update.
+  Status exchange_update(Parameters& params, Optimizer& optimizer);
   // Weights, then sums bucket `index` of the gradients over the workers (compressed or not).
   Status reduce_bucket(int index, const StepInfo& step);
+  // Sums `part`, bucket `index` of a step, over the workers: compressed, or not.
+  Status sum_bucket(int index, std::span<float> part, const StepInfo& step);
 
   AllreduceOptions options_;
   std::vector<int> bucket_of_layer_;
   std::vector<Bucket> buckets_;
   std::vector<std::unique_ptr<GradientCompressor>> compressors_;  // one a bucket, when compressing
+  std::vector<float> direction_;  // exchange_updates: this worker's update direction, then the mean
   Parameters* params_ = nullptr;
 
   std::mutex mutex_;
