@@ -9,7 +9,9 @@
 #   bench/compression.sh build/release 1000 "allreduce ps gossip"
 #
 # ps runs 4 workers and 1 server shard (5 nodes); PowerSGD needs allreduce, so it is skipped
-# under ps and gossip. Logs go to runs/compression/<strategy>-<codec>.log.
+# under ps and gossip, and so is the last row, top-k with dist.exchange = preconditioned (each
+# worker's Adam change compressed instead of its gradient; docs/compression.md). Logs go to
+# runs/compression/<strategy>-<codec>.log.
 set -euo pipefail
 build=${1:-build/release}
 iters=${2:-1000}
@@ -18,18 +20,23 @@ courier="$build/app/courier"
 out=runs/compression
 mkdir -p "$out"
 
-codecs=(identity fp16 int8 topk:0.01+ef powersgd:4)
+# A row: the codec, then any further settings after a space.
+codecs=(identity fp16 int8 topk:0.01+ef powersgd:4 "topk:0.01+ef dist.exchange=preconditioned")
 
 printf '| strategy | codec | validation loss | vs none | bytes sent/step | fewer bytes than none | received/step |\n'
 printf '|---|---|---|---|---|---|---|\n'
 for strategy in $strategies; do
   base_loss="" base_bytes=""
-  for codec in "${codecs[@]}"; do
-    if [[ $codec == powersgd:* && $strategy != allreduce ]]; then continue; fi
-    name="$strategy-${codec//[:+]/_}"
+  for row in "${codecs[@]}"; do
+    read -r codec extra <<<"$row"
+    if [[ ($codec == powersgd:* || -n $extra) && $strategy != allreduce ]]; then continue; fi
+    settings=()
+    for kv in $extra; do settings+=(--set "$kv"); done
+    name="$strategy-${codec//[:+]/_}${extra:+-${extra##*=}}"
     rm -rf "${out:?}/$name"  # metrics.jsonl is appended to
     "$courier" train configs/gpt-kjv.toml --set train.workers=4 --set "train.iters=$iters" \
-      --set "dist.strategy=$strategy" --set "dist.codec=$codec" --set "train.out=$out/$name" >"$out/$name.log" 2>&1
+      --set "dist.strategy=$strategy" --set "dist.codec=$codec" "${settings[@]}" --set "train.out=$out/$name" \
+      >"$out/$name.log" 2>&1
     done_line=$(grep '^done:' "$out/$name.log")
     loss=$(sed -E 's/.*validation loss ([0-9.]+).*/\1/' <<<"$done_line")
     bytes=$(sed -E 's/.*sent ([0-9.]+ [KM]?i?B)\/step.*/\1/' <<<"$done_line")
@@ -42,6 +49,6 @@ for strategy in $strategies; do
     received=$(awk -v r="$(grep -o '"bytes_received":[0-9]*' <<<"$last" | cut -d: -f2)" \
                    -v s="$(grep -o '"step":[0-9]*' <<<"$last" | cut -d: -f2)" \
       'BEGIN { b = r / (s + 1); if (b >= 1048576) printf "%.2f MiB", b / 1048576; else printf "%.1f KiB", b / 1024 }')
-    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$strategy" "$codec" "$loss" "$delta" "$bytes" "$fewer" "$received"
+    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$strategy" "$row" "$loss" "$delta" "$bytes" "$fewer" "$received"
   done
 done
