@@ -229,7 +229,9 @@ TEST(Communicator, SurvivableWaitOutlivesAGonePeerAndATimeout) {
     Result<Message> m = comm.receive(peer, 5, in(5000ms), kTest);
     ASSERT_TRUE(m.is_ok()) << m.status().to_string();
     if (comm.rank() == 1) comm.send(peer, 5, number(number_of(*m) + 1));
-    if (comm.rank() == 0) EXPECT_EQ(number_of(*m), 42);
+    if (comm.rank() == 0) {
+      EXPECT_EQ(number_of(*m), 42);
+    }
     EXPECT_FALSE(comm.failure().has_value());
   });
 }

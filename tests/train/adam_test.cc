@@ -346,7 +346,9 @@ TEST(AdamTest, DirectionForSeveralWorkersEstimatesTheMeansSecondMoment) {
     }
     if (!momentum) {
       for (const OptimizerState& state : adam.state()) {
-        if (state.name == "exp_avg") EXPECT_THAT(state.values, ::testing::Each(0.0f));
+        if (state.name == "exp_avg") {
+          EXPECT_THAT(state.values, ::testing::Each(0.0f));
+        }
       }
     }
   }

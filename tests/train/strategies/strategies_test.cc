@@ -134,7 +134,7 @@ TEST(AllreduceStrategy, ExchangingUpdatesAloneIsPlainAdamAndKeepsReplicasEqual) 
       AllreduceOptions options;
       options.bucket_bytes = 256;  // several buckets
       options.exchange_updates = updates;
-      options.compression = CompressionOptions{.spec = spec, .seed = 5};
+      options.compression = CompressionOptions{.spec = spec, .matrices = {}, .seed = 5};
       AllreduceStrategy strategy(comm, layer_ranges(model), options);
       train_worker(strategy, model, comm.rank(), n, kGlobal, kSteps);
       finals[static_cast<std::size_t>(comm.rank())] = values_of(model);
@@ -174,7 +174,7 @@ TEST(AllreduceStrategy, ExchangedUpdatesCompressedByTopKMoveAsFarAsPlainAllreduc
       AllreduceOptions options;
       options.exchange_updates = updates;
       options.update_momentum = momentum;
-      options.compression = CompressionOptions{.spec = spec, .seed = 5};
+      options.compression = CompressionOptions{.spec = spec, .matrices = {}, .seed = 5};
       AllreduceStrategy strategy(comm, layer_ranges(model), options);
       train_worker(strategy, model, comm.rank(), kWorkers, kGlobal, kSteps);
       if (comm.rank() == 0) {

@@ -133,7 +133,6 @@ class PipelineStrategy final : public Strategy {
   const Dataset* data_ = nullptr;
   std::vector<std::int64_t> offsets_;  // micro-batch m's examples: indices_[offsets_[m], offsets_[m + 1])
   std::vector<std::int64_t> indices_;
-  std::int64_t global_examples_ = 0;
   double loss_sum_ = 0.0;  // last stage: sum of micro-batch losses, each times its share of the replica's examples
   double replica_loss_ = 0.0;
 
