@@ -1033,10 +1033,24 @@ Status run_server(Run& run, Communicator& world) {
       run.metrics->write({{"kind", "ps_worker_dropped"}, {"node", world.rank()}, {"worker", worker}, {"clock", clock}});
     }
   };
-  return run_parameter_server(
+  // How far ahead of the slowest live worker (a straggler left out of the bound included) an
+  // answered pull ran: within dist.staleness under SSP unless stragglers are skipped.
+  std::int64_t lead = 0;
+  observer.on_pull_answered = [&lead](int, std::int64_t clock, std::int64_t slowest) {
+    lead = std::max(lead, clock - slowest);
+  };
+  Status status = run_parameter_server(
       world, params.values().span(),
       [&](std::int64_t offset, std::int64_t count) { return build_optimizer(run.config, specs, offset, count); },
       options, observer);
+  if (status.is_ok() && options.sync == SyncMode::kSsp) {
+    if (run.events.on_note && world.rank() == run.config.train.workers) {
+      run.events.on_note(fmt::format("server rank {}: workers pulled up to {} clock(s) ahead of the slowest (dist.staleness = {})",
+                                     world.rank(), lead, run.config.dist.staleness));
+    }
+    if (run.metrics) run.metrics->write({{"kind", "ps_lead"}, {"node", world.rank()}, {"lead", lead}});
+  }
+  return status;
 }
 
 Status run_worker(Run& run, Communicator& world, Communicator& workers, bool joining = false) {

@@ -118,7 +118,8 @@ class ParameterServerWorker final : public Strategy {
 // the whole initial parameter buffer (the server keeps its slice, and the slice it replicates,
 // for a takeover before the first replica); `make_optimizer(offset, count)` builds a slice's
 // optimizer. The observer's hooks, if set, are called on the server's thread (for tests and
-// metrics): every answered pull (worker, clock, and the slowest live worker's clock then);
+// metrics): every answered pull (worker, clock, and the slowest live worker's clock then,
+// a straggler left out of SSP's bound counted);
 // a worker dropped (its clock then); a slice taken over (the updates its replica reflects);
 // updates of a taken-over slice its replica missed (pushes for SSP and ASP, clocks for BSP).
 struct ServerObserver {

@@ -87,7 +87,8 @@ class Server {
   bool can_answer(const Shard& shard, std::int64_t clock) const;
   void answer(Shard& shard, const Pull& pull);
   void answer_waiting(Shard& shard);
-  std::int64_t slowest(const Shard& shard) const;
+  // The slowest clock the bound counts; with_stragglers: a straggler left out of it too.
+  std::int64_t slowest(const Shard& shard, bool with_stragglers = false) const;
   void note_busy(int worker, std::uint32_t busy_us);
   bool waits_here(int worker) const;
   Status check_workers();
@@ -152,12 +153,12 @@ Shard Server::make_shard(int index) const {
 // heard from since: one that has not found its server gone yet may be waiting for another slice
 // that waits for the worker this slice would hold back (a cycle); the other slices still bound
 // it. BSP counts every live worker, as a clock's average needs each one's push.
-std::int64_t Server::slowest(const Shard& shard) const {
+std::int64_t Server::slowest(const Shard& shard, bool with_stragglers) const {
   std::int64_t lowest = std::numeric_limits<std::int64_t>::max();
   for (int w = 0; w < options_.workers; ++w) {
     const auto i = static_cast<std::size_t>(w);
     if (!active(w) || (shard.adopted && options_.sync != SyncMode::kBsp && !shard.rebased[i])) continue;
-    if (options_.sync == SyncMode::kSsp && straggling_[i]) continue;  // skip_stragglers
+    if (options_.sync == SyncMode::kSsp && straggling_[i] && !with_stragglers) continue;  // skip_stragglers
     lowest = std::min(lowest, shard.pushed[i]);
   }
   return lowest;
@@ -175,7 +176,7 @@ bool Server::can_answer(const Shard& shard, std::int64_t clock) const {
 void Server::answer(Shard& shard, const Pull& pull) {
   const int worker = pull.worker;
   const std::int64_t clock = pull.clock;
-  if (observer_.on_pull_answered) observer_.on_pull_answered(worker, clock, slowest(shard));
+  if (observer_.on_pull_answered) observer_.on_pull_answered(worker, clock, slowest(shard, /*with_stragglers=*/true));
   const auto w = static_cast<std::size_t>(worker);
   last_heard_[w] = real_clock().now();  // it waited on this server until now: silence counts from here
   const std::vector<float>& values = shard.values;
