@@ -734,16 +734,16 @@ void Worker::restore(const Commit& c) {
 std::vector<std::byte> serialize(const Commit& c) {
   std::size_t floats = c.values.size();
   for (const auto& s : c.optimizer_state) floats += s.size();
-  std::vector<std::byte> bytes(16 + 4 * floats);
-  std::memcpy(bytes.data(), &c.step, 8);
-  std::memcpy(bytes.data() + 8, &c.optimizer_steps, 8);
-  std::size_t at = 16;
-  const auto put = [&](const std::vector<float>& v) {
-    if (!v.empty()) std::memcpy(bytes.data() + at, v.data(), 4 * v.size());
-    at += 4 * v.size();
+  std::vector<std::byte> bytes;
+  bytes.reserve(16 + 4 * floats);
+  const auto put = [&](const void* from, std::size_t size) {
+    const auto* first = static_cast<const std::byte*>(from);
+    bytes.insert(bytes.end(), first, first + size);
   };
-  put(c.values);
-  for (const auto& s : c.optimizer_state) put(s);
+  put(&c.step, 8);
+  put(&c.optimizer_steps, 8);
+  put(c.values.data(), 4 * c.values.size());
+  for (const auto& s : c.optimizer_state) put(s.data(), 4 * s.size());
   return bytes;
 }
 
