@@ -101,23 +101,19 @@ void Adam::compute_direction(std::span<const float> grads, std::span<float> out,
   slow_avg_.resize(exp_avg_.size(), 0.0f);
   float* __restrict a = slow_avg_.data();
   const float bias2 = bias2_sqrt * bias2_sqrt, share = 1.0f / static_cast<float>(how.workers);
-  if (!how.momentum) {  // the first moment is neither kept nor read
-#pragma omp simd
-    for (std::int64_t i = 0; i < n; ++i) {
-      s[i] = b2 * s[i] + (1.0f - b2) * g[i] * g[i];
-      a[i] = b2 * a[i] + (1.0f - b2) * g[i];
-      const float mu = a[i] / bias2;
-      d[i] = g[i] / (std::sqrt(s[i] / bias2 * share + mu * mu * (1.0f - share)) + eps);
-    }
-    return;
-  }
+  const bool momentum = how.momentum;  // without it the first moment is neither kept nor read
 #pragma omp simd
   for (std::int64_t i = 0; i < n; ++i) {
-    m[i] = b1 * m[i] + (1.0f - b1) * g[i];
     s[i] = b2 * s[i] + (1.0f - b2) * g[i] * g[i];
     a[i] = b2 * a[i] + (1.0f - b2) * g[i];
     const float mu = a[i] / bias2;
-    d[i] = bias1_inv * m[i] / (std::sqrt(s[i] / bias2 * share + mu * mu * (1.0f - share)) + eps);
+    const float denominator = std::sqrt(s[i] / bias2 * share + mu * mu * (1.0f - share)) + eps;
+    if (momentum) {
+      m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+      d[i] = bias1_inv * m[i] / denominator;
+    } else {
+      d[i] = g[i] / denominator;
+    }
   }
 }
 

@@ -162,10 +162,11 @@ Status AllreduceStrategy::exchange_update(Parameters& params, Optimizer& optimiz
   const float weight = step_.lr * static_cast<float>(step_.local_examples) / static_cast<float>(step_.global_examples);
   for (float& d : direction_) d *= weight;
   const auto started = std::chrono::steady_clock::now();
-  for (std::size_t b = 0; b < buckets_.size(); ++b) {
+  // Alone and uncompressed, the sum is the direction itself.
+  const bool exchange = comm_.world_size() > 1 || options_.compression.compresses(step_.step);
+  for (std::size_t b = 0; exchange && b < buckets_.size(); ++b) {
     std::span<float> part = std::span<float>(direction_).subspan(static_cast<std::size_t>(buckets_[b].offset),
                                                                  static_cast<std::size_t>(buckets_[b].count));
-    if (comm_.world_size() == 1 && !options_.compression.compresses(step_.step)) continue;
     if (Status status = sum_bucket(static_cast<int>(b), part, step_); !status.is_ok()) return status;
   }
   wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
