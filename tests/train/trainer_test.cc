@@ -2,6 +2,7 @@
 // batch, a resumed run equals an uninterrupted one bit for bit, and bad input is refused.
 // (Accuracy after whole epochs lives in trainer_accuracy_test.cc, labelled slow.)
 #include <filesystem>
+#include <map>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -210,6 +211,32 @@ TEST(Trainer, ACodecCutsTheBytesEveryStrategySends) {
     EXPECT_THAT(text, HasSubstr("\"compression_ratio\":"));
     EXPECT_THAT(text, HasSubstr("\"bytes_uncompressed\":"));
   }
+}
+
+// dist.exchange reaches the allreduce strategy: with 2 workers each mode says what it averages,
+// and averaging Adam's changes (with the mean gradient's second moment estimated per worker)
+// or preconditioned gradients trains, on losses of its own.
+TEST(Trainer, DistExchangeChoosesWhatTheAllreduceAverages) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed (make data)";
+  std::map<std::string, std::vector<double>> losses;
+  for (const char* exchange : {"gradients", "updates", "preconditioned"}) {
+    Config config = mlp_config(std::string("exchange_") + exchange, 2, 20);
+    config.train.optimizer = "adamw";
+    config.dist.exchange = exchange;
+    std::vector<std::string> notes;
+    TrainEvents events;
+    events.on_note = [&](const std::string& note) { notes.push_back(note); };
+    Result<TrainResult> run = train(config, {}, events);
+    ASSERT_TRUE(run.is_ok()) << exchange << ": " << run.status().to_string();
+    EXPECT_LT(run->losses.back(), run->losses.front()) << exchange;
+    losses[exchange] = run->losses;
+    const std::string what = std::string(exchange) == "updates"          ? "allreduce of Adam updates"
+                             : std::string(exchange) == "preconditioned" ? "allreduce of preconditioned gradients"
+                                                                         : "allreduce over 2 workers";
+    EXPECT_THAT(::testing::PrintToString(notes), HasSubstr(what)) << exchange;
+  }
+  EXPECT_NE(losses["updates"].back(), losses["gradients"].back());
+  EXPECT_NE(losses["preconditioned"].back(), losses["updates"].back());
 }
 
 TEST(Trainer, MissingDataNamesThePathAndTheFix) {
